@@ -1,0 +1,19 @@
+//! The vocabulary of pagerless: alerts, incidents and the ids that name them.
+//!
+//! Key decision: these are plain serde types with no I/O, so every other crate
+//! (intake, store, server, CLI) speaks the same words and tests build them from
+//! plain values. Wire formats of particular alert sources (Alertmanager's
+//! webhook, say) are not here: intake turns them into an [`AlertBatch`].
+
+mod alert;
+mod environment;
+mod incident;
+mod scope;
+
+pub use alert::{Alert, AlertBatch, AlertId, AlertStatus, IncomingAlert, Labels};
+pub use environment::Environment;
+pub use incident::{
+    Incident, IncidentDetail, IncidentFilter, IncidentId, IncidentStatus, IngestOutcome,
+    ParseIdError, Severity,
+};
+pub use scope::{LabelMapping, Scope};

@@ -1,0 +1,199 @@
+//! The SQLite backend: one file under the data dir, WAL mode, group-committed writes.
+//!
+//! Reads go through a small pool of read-only connections (WAL lets them run
+//! beside the writer); writes go through [`writer`], one connection owned by
+//! one task, which makes concurrent deliveries share a transaction and its fsync.
+
+mod ingest;
+mod rows;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pagerless_model::{
+    AlertBatch, Incident, IncidentDetail, IncidentFilter, IncidentId, IngestOutcome,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Store, StoreError, StoreStats};
+use rows::{AlertRow, IncidentRow};
+use writer::WriteJob;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How many incidents a listing returns when the filter sets no limit.
+const DEFAULT_LIMIT: u32 = 100;
+
+/// The SQLite store. Cheap to share behind an `Arc`; dropping it stops the writer
+/// after the writes already queued.
+pub struct SqliteStore {
+    path: PathBuf,
+    reads: SqlitePool,
+    writes: mpsc::Sender<WriteJob>,
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file and its folder when missing,
+    /// and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                source: sqlx::Error::Io(e),
+            })?;
+        }
+        Self::connect(path, true).await
+    }
+
+    /// Opens an existing store; fails with [`StoreError::Missing`] when there is none.
+    /// Used by commands that only read, so that a wrong `--data-dir` is reported
+    /// instead of silently creating an empty store.
+    pub async fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        Self::connect(path, false).await
+    }
+
+    async fn connect(path: &Path, create: bool) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let base = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(open_err)?
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: in WAL mode this syncs the log on every commit, so an
+            // acknowledged delivery survives power loss, not only a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .log_statements(tracing::log::LevelFilter::Trace);
+
+        let mut conn = base
+            .clone()
+            .create_if_missing(create)
+            .connect()
+            .await
+            .map_err(open_err)?;
+        MIGRATOR.run(&mut conn).await?;
+
+        let reads = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(open_err)?;
+
+        let (tx, rx) = mpsc::channel(writer::QUEUE_DEPTH);
+        tokio::spawn(writer::run(conn, rx));
+        tracing::debug!(path = %path.display(), "sqlite store open");
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            reads,
+            writes: tx,
+        })
+    }
+
+    /// Closes the store: waits for queued writes, then closes every connection.
+    pub async fn close(self) {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.writes.send(WriteJob::Close(done_tx)).await.is_ok() {
+            let _ = done_rx.await;
+        }
+        self.reads.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ingest(&self, batch: AlertBatch) -> Result<IngestOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writes
+            .send(WriteJob::Ingest(Box::new(batch), reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
+        let mut q = sqlx::QueryBuilder::new(rows::INCIDENT_SELECT);
+        q.push(" WHERE 1 = 1");
+        if let Some(status) = filter.status {
+            q.push(" AND i.status = ").push_bind(status.as_str());
+        }
+        if let Some(env) = &filter.environment {
+            q.push(" AND i.environment = ")
+                .push_bind(env.as_str().to_owned());
+        }
+        if let Some(service) = &filter.service {
+            q.push(" AND i.service = ").push_bind(service.clone());
+        }
+        q.push(" ORDER BY i.id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit.unwrap_or(DEFAULT_LIMIT)));
+        let rows: Vec<IncidentRow> = q.build_query_as().fetch_all(&self.reads).await?;
+        rows.into_iter().map(IncidentRow::into_model).collect()
+    }
+
+    async fn incident(&self, id: IncidentId) -> Result<Option<IncidentDetail>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        // One read transaction, so the incident and its alerts are one snapshot.
+        let mut tx = conn.begin().await?;
+        let row: Option<IncidentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{} WHERE i.id = ?",
+            rows::INCIDENT_SELECT
+        )))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let alerts: Vec<AlertRow> = sqlx::query_as(rows::ALERT_SELECT_BY_INCIDENT)
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(IncidentDetail {
+            incident: row.into_model()?,
+            alerts: alerts
+                .into_iter()
+                .map(AlertRow::into_model)
+                .collect::<Result<_, _>>()?,
+        }))
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let (incidents, alerts, deliveries): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM alerts), \
+             (SELECT count(*) FROM deliveries)",
+        )
+        .fetch_one(&self.reads)
+        .await?;
+        Ok(StoreStats {
+            incidents,
+            alerts,
+            deliveries,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reads).await?;
+        if self.writes.is_closed() {
+            return Err(StoreError::WriterGone);
+        }
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,286 @@
+//! Ingest semantics against a real SQLite file.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use pagerless_model::{
+    AlertBatch, AlertStatus, Environment, IncidentFilter, IncidentStatus, IncomingAlert, Labels,
+    Severity,
+};
+
+use super::SqliteStore;
+use crate::Store;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + secs, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn alert(fp: &str, status: AlertStatus, start: i64, severity: Severity) -> IncomingAlert {
+    let mut labels = Labels::new();
+    labels.insert("alertname".into(), format!("Alert{fp}"));
+    labels.insert("service".into(), "orders".into());
+    IncomingAlert {
+        fingerprint: fp.into(),
+        status,
+        labels,
+        annotations: Labels::new(),
+        starts_at: t(start),
+        ends_at: (status == AlertStatus::Resolved).then(|| t(start + 60)),
+        generator_url: None,
+        environment: Environment::prod(),
+        cluster: None,
+        namespace: Some("shop".into()),
+        service: Some("orders".into()),
+        severity,
+    }
+}
+
+fn batch(group: &str, at: i64, alerts: Vec<IncomingAlert>) -> AlertBatch {
+    AlertBatch {
+        source: "alertmanager".into(),
+        group_key: group.into(),
+        received_at: t(at),
+        alerts,
+        raw: serde_json::json!({"test": true}),
+    }
+}
+
+async fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(&dir.path().join("db/pagerless.db"))
+        .await
+        .expect("open");
+    (dir, s)
+}
+
+#[tokio::test]
+async fn repeat_delivery_adds_nothing() {
+    let (_d, s) = store().await;
+    let b = batch(
+        "g1",
+        0,
+        vec![alert("a", AlertStatus::Firing, 0, Severity::Warning)],
+    );
+    let first = s.ingest(b.clone()).await.unwrap();
+    assert_eq!(first.alerts_new, 1);
+    assert_eq!(first.incidents_opened.len(), 1);
+    let again = s.ingest(b).await.unwrap();
+    assert_eq!(again.alerts_new, 0);
+    assert_eq!(again.alerts_repeated, 1);
+    assert!(again.incidents_opened.is_empty());
+    assert_eq!(again.incidents, first.incidents);
+    let st = s.stats().await.unwrap();
+    assert_eq!((st.incidents, st.alerts, st.deliveries), (1, 1, 2));
+    let detail = s.incident(first.incidents[0]).await.unwrap().unwrap();
+    assert_eq!(detail.alerts[0].deliveries, 2);
+    assert_eq!(detail.incident.status, IncidentStatus::Open);
+}
+
+#[tokio::test]
+async fn resolution_is_final_for_an_instance() {
+    let (_d, s) = store().await;
+    let fire = batch(
+        "g1",
+        0,
+        vec![alert("a", AlertStatus::Firing, 0, Severity::Critical)],
+    );
+    let id = s.ingest(fire.clone()).await.unwrap().incidents[0];
+    let out = s
+        .ingest(batch(
+            "g1",
+            90,
+            vec![alert("a", AlertStatus::Resolved, 0, Severity::Critical)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.incidents_resolved, vec![id]);
+    let inc = s.incident(id).await.unwrap().unwrap().incident;
+    assert_eq!(inc.status, IncidentStatus::Resolved);
+    assert_eq!(
+        inc.resolved_at,
+        Some(t(60)),
+        "resolved at the alert's endsAt"
+    );
+
+    // A late retry of the firing delivery does not reopen anything.
+    let late = s.ingest(fire).await.unwrap();
+    assert_eq!(late.alerts_repeated, 1);
+    let detail = s.incident(id).await.unwrap().unwrap();
+    assert_eq!(detail.incident.status, IncidentStatus::Resolved);
+    assert_eq!(detail.alerts[0].status, AlertStatus::Resolved);
+    assert_eq!(s.stats().await.unwrap().incidents, 1);
+}
+
+#[tokio::test]
+async fn refiring_after_resolution_is_a_new_incident() {
+    let (_d, s) = store().await;
+    let first = s
+        .ingest(batch(
+            "g1",
+            0,
+            vec![alert("a", AlertStatus::Firing, 0, Severity::Warning)],
+        ))
+        .await
+        .unwrap()
+        .incidents[0];
+    s.ingest(batch(
+        "g1",
+        90,
+        vec![alert("a", AlertStatus::Resolved, 0, Severity::Warning)],
+    ))
+    .await
+    .unwrap();
+    let second = s
+        .ingest(batch(
+            "g1",
+            600,
+            vec![alert("a", AlertStatus::Firing, 600, Severity::Warning)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(second.incidents_opened.len(), 1);
+    assert_ne!(second.incidents[0], first);
+}
+
+#[tokio::test]
+async fn group_members_join_and_raise_severity() {
+    let (_d, s) = store().await;
+    let id = s
+        .ingest(batch(
+            "g1",
+            0,
+            vec![alert("a", AlertStatus::Firing, 0, Severity::Warning)],
+        ))
+        .await
+        .unwrap()
+        .incidents[0];
+    // The group grows: Alertmanager re-sends the whole group with the new member.
+    let out = s
+        .ingest(batch(
+            "g1",
+            30,
+            vec![
+                alert("a", AlertStatus::Firing, 0, Severity::Warning),
+                alert("b", AlertStatus::Firing, -30, Severity::Critical),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!((out.alerts_new, out.alerts_repeated), (1, 1));
+    assert_eq!(out.incidents, vec![id]);
+    let detail = s.incident(id).await.unwrap().unwrap();
+    assert_eq!(detail.incident.severity, Severity::Critical);
+    assert_eq!(detail.incident.started_at, t(-30));
+    assert_eq!(
+        (detail.incident.alert_count, detail.incident.firing_count),
+        (2, 2)
+    );
+
+    // One of two resolving leaves the incident open.
+    let out = s
+        .ingest(batch(
+            "g1",
+            60,
+            vec![alert("a", AlertStatus::Resolved, 0, Severity::Warning)],
+        ))
+        .await
+        .unwrap();
+    assert!(out.incidents_resolved.is_empty());
+    let inc = s.incident(id).await.unwrap().unwrap().incident;
+    assert_eq!((inc.status, inc.firing_count), (IncidentStatus::Open, 1));
+
+    // A fingerprint already open under another group key stays with its incident.
+    let other = s
+        .ingest(batch(
+            "g2",
+            70,
+            vec![alert("b", AlertStatus::Firing, -30, Severity::Critical)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(other.incidents, vec![id]);
+    assert_eq!(s.stats().await.unwrap().incidents, 1);
+}
+
+#[tokio::test]
+async fn filters_and_order() {
+    let (_d, s) = store().await;
+    for (i, g) in ["g1", "g2", "g3"].iter().enumerate() {
+        s.ingest(batch(
+            g,
+            i as i64,
+            vec![alert(g, AlertStatus::Firing, 0, Severity::Info)],
+        ))
+        .await
+        .unwrap();
+    }
+    s.ingest(batch(
+        "g2",
+        9,
+        vec![alert("g2", AlertStatus::Resolved, 0, Severity::Info)],
+    ))
+    .await
+    .unwrap();
+    let all = s.incidents(&IncidentFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|i| i.group_key.as_str()).collect::<Vec<_>>(),
+        ["g3", "g2", "g1"]
+    );
+    let open = s
+        .incidents(&IncidentFilter {
+            status: Some(IncidentStatus::Open),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].group_key, "g3");
+    assert!(
+        s.incident(pagerless_model::IncidentId(99))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_all_land_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pagerless.db");
+    let s = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            let fp = format!("fp{i}");
+            s.ingest(batch(
+                &format!("g{}", i % 50),
+                i,
+                vec![alert(&fp, AlertStatus::Firing, 0, Severity::Warning)],
+            ))
+            .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let s = Arc::into_inner(s).expect("sole owner");
+    s.close().await;
+    let reopened = SqliteStore::open_existing(&path).await.unwrap();
+    let st = reopened.stats().await.unwrap();
+    assert_eq!((st.incidents, st.alerts, st.deliveries), (50, 400, 400));
+}
+
+#[tokio::test]
+async fn open_existing_refuses_a_missing_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = SqliteStore::open_existing(&dir.path().join("nope.db"))
+        .await
+        .err()
+        .expect("missing store is an error");
+    assert!(err.to_string().contains("no pagerless store"), "{err}");
+    assert!(!dir.path().join("nope.db").exists(), "nothing created");
+}
