@@ -1,1 +1,74 @@
-//! placeholder
+//! The pagerless HTTP server: alert intake webhooks, the REST API and health probes.
+//!
+//! Key decision: intake answers 2xx only after the store has made the delivery
+//! durable, and answers 4xx with a JSON body naming what was wrong for input
+//! that can never succeed, so that Alertmanager retries exactly the deliveries
+//! worth retrying (its webhook retries 5xx, not 4xx).
+
+mod api;
+mod auth;
+mod config;
+mod error;
+mod health;
+pub mod intake;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use pagerless_model::LabelMapping;
+use pagerless_store::Store;
+
+pub use config::{ExposureError, ServerConfig, check_exposure};
+pub use error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where incidents are kept.
+    pub store: Arc<dyn Store>,
+    /// The bearer token that intake and API require; `None` leaves them open
+    /// (allowed on loopback only, see [`check_exposure`]).
+    pub api_token: Option<Arc<str>>,
+    /// Which labels carry environment, cluster, namespace, service and severity.
+    pub labels: Arc<LabelMapping>,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let protected = Router::new()
+        .route(
+            "/api/v1/alerts/alertmanager",
+            post(intake::alertmanager::receive),
+        )
+        .route("/api/v1/incidents", get(api::list_incidents))
+        .route("/api/v1/incidents/{id}", get(api::show_incident))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .merge(protected)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets requests
+/// in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
