@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use pagerless_model::LabelMapping;
 use pagerless_store::Store;
 
+pub use api::IncidentList;
 pub use config::{ExposureError, ServerConfig, check_exposure};
 pub use error::ApiError;
 

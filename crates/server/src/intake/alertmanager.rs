@@ -194,7 +194,7 @@ pub(crate) async fn receive(
     };
     let group_key = batch.group_key.clone();
     let outcome = state.store.ingest(batch).await?;
-    tracing::info!(
+    tracing::debug!(
         %group_key,
         new = outcome.alerts_new,
         updated = outcome.alerts_updated,

@@ -45,9 +45,16 @@ pub(super) async fn ingest(
     .execute(&mut *conn)
     .await?;
 
+    // One look-up per alert: its exact instance, and an open incident that
+    // already holds its fingerprint.
     let mut known = Vec::with_capacity(batch.alerts.len());
+    let mut fingerprint_home = None;
     for alert in &batch.alerts {
-        known.push(find_known(conn, &batch.source, alert).await?);
+        let (exact, open) = look_up(conn, &batch.source, alert).await?;
+        if exact.is_none() && fingerprint_home.is_none() {
+            fingerprint_home = open;
+        }
+        known.push(exact);
     }
 
     let mut outcome = IngestOutcome::default();
@@ -57,7 +64,14 @@ pub(super) async fn ingest(
     // known in this delivery, else the open incident of the group, else the open
     // incident of a fingerprint, else a new incident.
     let mut target: Option<IncidentId> = None;
-    if known.iter().zip(&batch.alerts).any(|(k, _)| k.is_none()) {
+    let new_alerts: Vec<&IncomingAlert> = batch
+        .alerts
+        .iter()
+        .zip(&known)
+        .filter(|(_, k)| k.is_none())
+        .map(|(a, _)| a)
+        .collect();
+    if !new_alerts.is_empty() {
         target = known
             .iter()
             .flatten()
@@ -67,28 +81,16 @@ pub(super) async fn ingest(
             target = open_incident_of_group(conn, batch).await?;
         }
         if target.is_none() {
-            for (alert, k) in batch.alerts.iter().zip(&known) {
-                if k.is_none() {
-                    target = open_incident_of_fingerprint(conn, &batch.source, &alert.fingerprint)
-                        .await?;
-                    if target.is_some() {
-                        break;
-                    }
-                }
-            }
+            target = fingerprint_home;
         }
         if target.is_none() {
-            let first_new = batch
-                .alerts
-                .iter()
-                .zip(&known)
-                .find(|(_, k)| k.is_none())
-                .map(|(a, _)| a);
-            if let Some(first) = first_new {
-                let id = open_incident(conn, batch, first).await?;
-                outcome.incidents_opened.push(id);
-                target = Some(id);
+            // A new incident is written whole here, so it needs no settling below.
+            let id = open_incident(conn, batch, &new_alerts).await?;
+            outcome.incidents_opened.push(id);
+            if new_alerts.iter().all(|a| a.status == AlertStatus::Resolved) {
+                outcome.incidents_resolved.push(id);
             }
+            target = Some(id);
         }
     }
 
@@ -147,37 +149,49 @@ pub(super) async fn ingest(
 
     for (id, touch) in touched {
         outcome.incidents.push(id);
-        if touch.changed && settle_incident(conn, id, &touch, now).await? {
+        let opened_here = outcome.incidents_opened.contains(&id);
+        if touch.changed && !opened_here && settle_incident(conn, id, &touch, now).await? {
             outcome.incidents_resolved.push(id);
         }
     }
     Ok(outcome)
 }
 
-async fn find_known(
+/// The stored instance of `alert` (same fingerprint and start), and the newest
+/// open incident holding any instance of its fingerprint.
+async fn look_up(
     conn: &mut SqliteConnection,
     source: &str,
     alert: &IncomingAlert,
-) -> Result<Option<Known>, StoreError> {
-    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
-        "SELECT a.id, a.incident_id, a.status, i.status FROM alerts a \
+) -> Result<(Option<Known>, Option<IncidentId>), StoreError> {
+    let rows: Vec<(i64, i64, String, DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT a.id, a.incident_id, a.status, a.starts_at, i.status FROM alerts a \
          JOIN incidents i ON i.id = a.incident_id \
-         WHERE a.source = ? AND a.fingerprint = ? AND a.starts_at = ?",
+         WHERE a.source = ? AND a.fingerprint = ? AND (a.starts_at = ? OR i.status <> 'resolved') \
+         ORDER BY a.id DESC LIMIT 16",
     )
     .bind(source)
     .bind(&alert.fingerprint)
     .bind(alert.starts_at)
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    row.map(|(id, incident, status, incident_status)| {
-        Ok(Known {
-            id,
-            incident: IncidentId(incident),
-            status: parse_alert_status(&status)?,
-            incident_open: parse_incident_status(&incident_status)? != IncidentStatus::Resolved,
-        })
-    })
-    .transpose()
+    let mut exact = None;
+    let mut open = None;
+    for (id, incident, status, starts_at, incident_status) in rows {
+        let incident_open = parse_incident_status(&incident_status)? != IncidentStatus::Resolved;
+        if incident_open && open.is_none() {
+            open = Some(IncidentId(incident));
+        }
+        if starts_at == alert.starts_at && exact.is_none() {
+            exact = Some(Known {
+                id,
+                incident: IncidentId(incident),
+                status: parse_alert_status(&status)?,
+                incident_open,
+            });
+        }
+    }
+    Ok((exact, open))
 }
 
 async fn open_incident_of_group(
@@ -195,37 +209,51 @@ async fn open_incident_of_group(
     Ok(id.map(IncidentId))
 }
 
-async fn open_incident_of_fingerprint(
-    conn: &mut SqliteConnection,
-    source: &str,
-    fingerprint: &str,
-) -> Result<Option<IncidentId>, StoreError> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "SELECT a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id \
-         WHERE a.source = ? AND a.fingerprint = ? AND i.status <> 'resolved' \
-         ORDER BY a.id DESC LIMIT 1",
-    )
-    .bind(source)
-    .bind(fingerprint)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(id.map(IncidentId))
-}
-
+/// Writes a new incident for `alerts` (never empty): titled after the first,
+/// as severe as the worst, started with the earliest, resolved if all are.
 async fn open_incident(
     conn: &mut SqliteConnection,
     batch: &AlertBatch,
-    first: &IncomingAlert,
+    alerts: &[&IncomingAlert],
 ) -> Result<IncidentId, StoreError> {
+    let Some(first) = alerts.first() else {
+        return Err(StoreError::Corrupt("an incident needs an alert".into()));
+    };
     let title = match first.annotations.get("summary").filter(|s| !s.is_empty()) {
         Some(summary) => format!("{}: {summary}", first.name()),
         None => first.name().to_owned(),
     };
+    let severity = alerts
+        .iter()
+        .map(|a| a.severity)
+        .max()
+        .unwrap_or(first.severity);
+    let started_at = alerts
+        .iter()
+        .map(|a| a.starts_at)
+        .min()
+        .unwrap_or(first.starts_at);
+    let resolved_at = alerts
+        .iter()
+        .all(|a| a.status == AlertStatus::Resolved)
+        .then(|| {
+            alerts
+                .iter()
+                .map(|a| a.ends_at.unwrap_or(batch.received_at))
+                .max()
+                .unwrap_or(batch.received_at)
+        });
+    let status = if resolved_at.is_some() {
+        IncidentStatus::Resolved
+    } else {
+        IncidentStatus::Open
+    };
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO incidents (status, title, source, group_key, environment, cluster, namespace, \
-         service, severity, labels, started_at, detected_at, updated_at) \
-         VALUES ('open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         service, severity, labels, started_at, detected_at, updated_at, resolved_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
+    .bind(status.as_str())
     .bind(title)
     .bind(&batch.source)
     .bind(&batch.group_key)
@@ -233,11 +261,12 @@ async fn open_incident(
     .bind(&first.cluster)
     .bind(&first.namespace)
     .bind(&first.service)
-    .bind(first.severity.as_str())
+    .bind(severity.as_str())
     .bind(json(&first.labels))
-    .bind(first.starts_at)
+    .bind(started_at)
     .bind(batch.received_at)
     .bind(batch.received_at)
+    .bind(resolved_at)
     .fetch_one(&mut *conn)
     .await?;
     Ok(IncidentId(id))

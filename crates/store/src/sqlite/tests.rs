@@ -284,3 +284,44 @@ async fn open_existing_refuses_a_missing_store() {
     assert!(err.to_string().contains("no pagerless store"), "{err}");
     assert!(!dir.path().join("nope.db").exists(), "nothing created");
 }
+
+#[tokio::test]
+async fn resolved_before_firing_opens_a_resolved_incident() {
+    // Deliveries can arrive out of order; the resolved one is still recorded.
+    let (_d, s) = store().await;
+    let out = s
+        .ingest(batch(
+            "g1",
+            90,
+            vec![alert("a", AlertStatus::Resolved, 0, Severity::Warning)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.incidents_opened, out.incidents_resolved);
+    let inc = s
+        .incident(out.incidents[0])
+        .await
+        .unwrap()
+        .unwrap()
+        .incident;
+    assert_eq!(inc.status, IncidentStatus::Resolved);
+    assert_eq!(inc.resolved_at, Some(t(60)));
+    let late = s
+        .ingest(batch(
+            "g1",
+            95,
+            vec![alert("a", AlertStatus::Firing, 0, Severity::Warning)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!((late.alerts_repeated, late.incidents_opened.len()), (1, 0));
+    assert_eq!(
+        s.incident(out.incidents[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .incident
+            .firing_count,
+        0
+    );
+}

@@ -1,0 +1,179 @@
+//! The command line's shape: every command, flag and its help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use pagerless_model::{IncidentId, IncidentStatus};
+
+/// pagerless: turns alerts into diagnoses, guarded mitigations and pull requests.
+#[derive(Debug, Parser)]
+#[command(name = "pagerless", version, about, propagate_version = true)]
+pub struct Args {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, ClapArgs)]
+pub struct Global {
+    /// The configuration file (see `pagerless init` and docs/config.md).
+    #[arg(long, global = true, env = "PAGERLESS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the store and workspaces live [default: ~/.local/share/pagerless].
+    #[arg(long, global = true, env = "PAGERLESS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// More log detail on stderr (-v debug, -vv trace). PAGERLESS_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: alert intake webhooks, the API and health probes.
+    Serve(ServeArgs),
+    /// Incidents: list them.
+    Incidents {
+        /// What to do with incidents.
+        #[command(subcommand)]
+        command: IncidentsCommand,
+    },
+    /// One incident: show it with its alerts.
+    Incident {
+        /// What to do with the incident.
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
+    /// Write a commented default configuration file.
+    Init(InitArgs),
+    /// Measure pagerless' speed.
+    Bench {
+        /// What to measure.
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+/// `pagerless serve`.
+#[derive(Debug, ClapArgs)]
+pub struct ServeArgs {
+    /// Address to listen on [default: server.listen, 127.0.0.1:9797].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Where reading commands get their data.
+#[derive(Debug, ClapArgs)]
+pub struct Source {
+    /// Ask a running server instead of reading the store directly.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The server's API token (with --server).
+    #[arg(
+        long,
+        env = "PAGERLESS_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pagerless incidents ...`.
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, newest first.
+    List {
+        /// Only incidents with this status.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<IncidentStatus>,
+        /// Only incidents in this environment.
+        #[arg(long, value_name = "ENV")]
+        environment: Option<String>,
+        /// Only incidents of this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Where the data comes from, and how it is printed.
+        #[command(flatten)]
+        source: Source,
+    },
+}
+
+/// `pagerless incident ...`.
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Show an incident and its alerts.
+    Show {
+        /// The incident's id (`42` or `inc-42`).
+        id: IncidentId,
+        /// Where the data comes from, and how it is printed.
+        #[command(flatten)]
+        source: Source,
+    },
+}
+
+/// `pagerless init`.
+#[derive(Debug, ClapArgs)]
+pub struct InitArgs {
+    /// Where to write it [default: --config, else ./pagerless.yaml].
+    pub path: Option<PathBuf>,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `pagerless bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Post Alertmanager webhooks over loopback and report durable alerts/s and ack latency.
+    Intake(BenchIntakeArgs),
+}
+
+/// `pagerless bench intake`.
+#[derive(Debug, ClapArgs)]
+pub struct BenchIntakeArgs {
+    /// Webhook deliveries to post.
+    #[arg(long, short = 'n', default_value_t = 20_000)]
+    pub requests: u32,
+    /// Deliveries in flight at once.
+    #[arg(long, short = 'c', default_value_t = 64)]
+    pub concurrency: u32,
+    /// Alerts in each delivery.
+    #[arg(long, default_value_t = 1)]
+    pub alerts_per_request: u32,
+    /// Post to this running server instead of one started in-process on a fresh store.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The server's API token (with --server).
+    #[arg(long, env = "PAGERLESS_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_status(s: &str) -> Result<IncidentStatus, String> {
+    s.parse()
+}

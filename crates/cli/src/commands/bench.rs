@@ -1,0 +1,242 @@
+//! `pagerless bench intake`: Alertmanager webhooks over loopback, with
+//! concurrency, against a server in this process (on a fresh store in a temp
+//! dir) or a running one. Reports durable alerts/s and acknowledgement latency
+//! percentiles; every acknowledged alert is on disk when its 200 arrives.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use pagerless_server::AppState;
+use pagerless_store::{SqliteStore, Store};
+use serde::Serialize;
+
+use crate::cli::BenchIntakeArgs;
+use crate::settings::Settings;
+
+#[derive(Debug, Serialize)]
+struct Report {
+    target: String,
+    requests: u32,
+    alerts: u64,
+    concurrency: u32,
+    errors: u64,
+    elapsed_secs: f64,
+    requests_per_sec: f64,
+    alerts_per_sec: f64,
+    ack_p50_ms: f64,
+    ack_p90_ms: f64,
+    ack_p99_ms: f64,
+    ack_max_ms: f64,
+    /// Alerts the store holds afterwards (in-process runs only).
+    stored_alerts: Option<i64>,
+}
+
+pub async fn intake(settings: &Settings, args: &BenchIntakeArgs) -> Result<ExitCode> {
+    if args.requests == 0 || args.concurrency == 0 || args.alerts_per_request == 0 {
+        bail!("--requests, --concurrency and --alerts-per-request must be at least 1");
+    }
+    // An in-process server on a fresh store, unless one was named.
+    let mut local = None;
+    let (base, token) = match &args.server {
+        Some(url) => (url.trim_end_matches('/').to_owned(), args.token.clone()),
+        None => {
+            let dir = tempfile::tempdir().context("cannot make a temp dir for the bench store")?;
+            let store = Arc::new(SqliteStore::open(&dir.path().join("pagerless.db")).await?);
+            let app = pagerless_server::router(
+                AppState {
+                    store: store.clone(),
+                    api_token: None,
+                    labels: Arc::new(settings.config.intake.clone()),
+                },
+                settings.config.server.max_body_bytes,
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn(pagerless_server::serve(
+                listener,
+                app,
+                std::future::pending(),
+            ));
+            local = Some((dir, store));
+            (format!("http://{addr}"), None)
+        }
+    };
+    let url = format!("{base}/api/v1/alerts/alertmanager");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency as usize)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let run_id = chrono::Utc::now().timestamp_millis();
+    eprintln!(
+        "posting {} deliveries of {} alert(s) to {url} with {} in flight",
+        args.requests, args.alerts_per_request, args.concurrency
+    );
+
+    let next = Arc::new(AtomicU32::new(0));
+    let done = Arc::new(AtomicU32::new(0));
+    let progress = {
+        let done = done.clone();
+        let total = args.requests;
+        let tty = std::io::stderr().is_terminal();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let n = done.load(Ordering::Relaxed);
+                if tty {
+                    eprint!("\r  {n}/{total} deliveries acknowledged");
+                } else {
+                    eprintln!("  {n}/{total} deliveries acknowledged");
+                }
+            }
+        })
+    };
+
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (http, url, token, next, done) = (
+            http.clone(),
+            url.clone(),
+            token.clone(),
+            next.clone(),
+            done.clone(),
+        );
+        let (total, per) = (args.requests, args.alerts_per_request);
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let body = payload(run_id, i, per);
+                let t0 = Instant::now();
+                let mut req = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body);
+                if let Some(t) = &token {
+                    req = req.bearer_auth(t);
+                }
+                match req.send().await {
+                    Ok(resp) if resp.status().is_success() => {
+                        let _ = resp.bytes().await;
+                        latencies.push(t0.elapsed());
+                    }
+                    Ok(resp) => errors.push(format!("HTTP {}", resp.status())),
+                    Err(e) => errors.push(e.to_string()),
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(args.requests as usize);
+    let mut errors = Vec::new();
+    for w in workers {
+        let (l, e) = w.await?;
+        latencies.extend(l);
+        errors.extend(e);
+    }
+    let elapsed = started.elapsed();
+    progress.abort();
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+
+    let stored_alerts = match &local {
+        Some((_, store)) => Some(store.stats().await?.alerts),
+        None => None,
+    };
+    latencies.sort_unstable();
+    let ok = latencies.len() as u64;
+    let secs = elapsed.as_secs_f64();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[idx].as_secs_f64() * 1000.0
+    };
+    let report = Report {
+        target: base,
+        requests: args.requests,
+        alerts: ok * u64::from(args.alerts_per_request),
+        concurrency: args.concurrency,
+        errors: errors.len() as u64,
+        elapsed_secs: secs,
+        requests_per_sec: ok as f64 / secs,
+        alerts_per_sec: (ok * u64::from(args.alerts_per_request)) as f64 / secs,
+        ack_p50_ms: pct(0.50),
+        ack_p90_ms: pct(0.90),
+        ack_p99_ms: pct(0.99),
+        ack_max_ms: pct(1.0),
+        stored_alerts,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("intake benchmark ({})", report.target);
+        println!(
+            "  deliveries     {} ({} alerts each), {} in flight",
+            report.requests, args.alerts_per_request, report.concurrency
+        );
+        println!("  elapsed        {:.2} s", report.elapsed_secs);
+        println!(
+            "  throughput     {:.0} alerts/s durable ({:.0} deliveries/s)",
+            report.alerts_per_sec, report.requests_per_sec
+        );
+        println!(
+            "  ack latency    p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+            report.ack_p50_ms, report.ack_p90_ms, report.ack_p99_ms, report.ack_max_ms
+        );
+        println!("  errors         {}", report.errors);
+        if let Some(n) = report.stored_alerts {
+            println!("  store holds    {n} alerts (expected {})", report.alerts);
+        }
+    }
+    if let Some(first) = errors.first() {
+        eprintln!("first error: {first}");
+    }
+    if let Some((_, store)) = local {
+        if let Ok(store) = Arc::try_unwrap(store) {
+            store.close().await;
+        }
+    }
+    let lost = report
+        .stored_alerts
+        .is_some_and(|n| n != report.alerts as i64);
+    if lost {
+        eprintln!("the store does not hold every acknowledged alert");
+    }
+    Ok(if report.errors > 0 || lost {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Delivery `i`: `per` new alerts in a group of their own, as Alertmanager sends them.
+fn payload(run: i64, i: u32, per: u32) -> String {
+    let alerts: Vec<String> = (0..per)
+        .map(|j| {
+            format!(
+                r#"{{"status":"firing","labels":{{"alertname":"BenchLatencyHigh","instance":"10.0.{a}.{b}:8080","job":"bench","service":"svc-{s}","severity":"warning","env":"staging"}},"annotations":{{"summary":"p99 latency above 300ms","runbook_url":"http://runbooks.local/latency"}},"startsAt":"2026-11-27T20:09:11.568Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus:9090/graph?g0.expr=latency","fingerprint":"{run:x}{i:08x}{j:04x}"}}"#,
+                a = i % 256,
+                b = j % 256,
+                s = i % 50
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"receiver":"pagerless","status":"firing","alerts":[{}],"groupLabels":{{"alertname":"BenchLatencyHigh","instance":"{i}"}},"commonLabels":{{"alertname":"BenchLatencyHigh"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"{{}}:{{alertname=\"BenchLatencyHigh\", run=\"{run}\", delivery=\"{i}\"}}","truncatedAlerts":0}}"#,
+        alerts.join(",")
+    )
+}

@@ -1,0 +1,96 @@
+//! `pagerless serve`: the long-running server.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use pagerless_server::{AppState, check_exposure};
+use pagerless_store::{SqliteStore, Store};
+
+use crate::cli::ServeArgs;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
+    let server = &settings.config.server;
+    let listen = args.listen.unwrap_or(server.listen);
+    let token = settings.api_token();
+    check_exposure(listen, token.is_some())?;
+
+    let store_path = settings.store_path();
+    let store = Arc::new(SqliteStore::open(&store_path).await?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+
+    let state = AppState {
+        store: store.clone(),
+        api_token: token.as_deref().map(Arc::from),
+        labels: Arc::new(settings.config.intake.clone()),
+    };
+    let app = pagerless_server::router(state, server.max_body_bytes);
+
+    println!("pagerless listening on http://{local}");
+    println!("  store:  {}", store.location());
+    match &token {
+        Some(_) => println!("  auth:   bearer token required on /api/v1"),
+        None => println!("  auth:   no API token configured: listening on loopback only"),
+    }
+    println!("  Alertmanager webhook: http://{local}/api/v1/alerts/alertmanager");
+    println!("  try it:");
+    let auth = if token.is_some() {
+        " -H \"Authorization: Bearer $PAGERLESS_API_TOKEN\""
+    } else {
+        ""
+    };
+    println!(
+        "    curl -sS{auth} -H 'Content-Type: application/json' http://{local}/api/v1/alerts/alertmanager \\\n      -d '{}'",
+        example_payload()
+    );
+    println!("    curl -sS{auth} http://{local}/api/v1/incidents");
+    tracing::info!(%local, store = %store.location(), "serving");
+
+    pagerless_server::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("shutting down: finishing queued writes");
+    match Arc::try_unwrap(store) {
+        Ok(store) => store.close().await,
+        Err(_) => {
+            tracing::warn!("store still shared at shutdown; queued writes finish as it drops")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn example_payload() -> String {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    format!(
+        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"HighLatency\"}}","status":"firing","receiver":"pagerless","alerts":[{{"status":"firing","labels":{{"alertname":"HighLatency","service":"checkout","severity":"critical","env":"staging"}},"annotations":{{"summary":"p99 latency above 300ms"}},"startsAt":"{now}","fingerprint":"c0ffee0123456789"}}]}}"#
+    )
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

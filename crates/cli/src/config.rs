@@ -1,0 +1,193 @@
+//! `pagerless.yaml`: one file for every setting, validated at start with the
+//! file's line numbers in errors. Secrets come from the environment.
+
+use std::path::{Path, PathBuf};
+
+use pagerless_model::LabelMapping;
+use pagerless_server::ServerConfig;
+use serde::{Deserialize, Serialize};
+
+/// The environment variable that overrides `server.api_token`.
+pub const TOKEN_ENV: &str = "PAGERLESS_API_TOKEN";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where pagerless keeps its store and workspaces. Default: `$XDG_DATA_HOME/pagerless`,
+    /// else `~/.local/share/pagerless`. The `--data-dir` flag overrides it.
+    pub data_dir: Option<PathBuf>,
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// The store.
+    pub store: StoreConfig,
+    /// How alerts' labels map to environment, cluster, namespace, service and severity.
+    pub intake: LabelMapping,
+}
+
+/// The `store:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The backend. Default: `sqlite` (the only one so far).
+    pub backend: StoreBackend,
+    /// The SQLite file. Default: `pagerless.db` in the data dir.
+    pub path: Option<PathBuf>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: StoreBackend::Sqlite,
+            path: None,
+        }
+    }
+}
+
+/// Store backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// One SQLite file: the embedded default.
+    Sqlite,
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML or does not fit the schema.
+    #[error("{path}{location}: {key}{message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// `:LINE:COLUMN`, when known.
+        location: String,
+        /// The key path at fault followed by `: `, when known (`server.listen: `).
+        key: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let de = yaml_serde::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let location = inner
+                .location()
+                .map(|l| format!(":{}:{}", l.line(), l.column()))
+                .unwrap_or_default();
+            // The YAML error repeats the location at its end; say it once.
+            let mut message = inner.to_string();
+            if let Some(at) = message.find(" at line ") {
+                message.truncate(at);
+            }
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                location,
+                key: if key.is_empty() || key == "." {
+                    String::new()
+                } else {
+                    format!("{key}: ")
+                },
+                message,
+            }
+        })
+    }
+}
+
+/// The commented default configuration that `pagerless init` writes.
+pub const TEMPLATE: &str = include_str!("../pagerless.example.yaml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("pagerless.yaml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn template_is_the_default() {
+        assert_eq!(parse(TEMPLATE).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        assert_eq!(parse("# nothing\n").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let err = parse("server:\n  listen: 127.0.0.1:99999\n").unwrap_err();
+        assert!(err.starts_with("pagerless.yaml:2:"), "{err}");
+        assert!(err.contains("server.listen: "), "{err}");
+
+        let err = parse("server:\n  max_body_bytes: 10\nintake:\n  enviroment_labels: [env]\n")
+            .unwrap_err();
+        assert!(err.starts_with("pagerless.yaml:4:"), "{err}");
+        assert!(err.contains("unknown field `enviroment_labels`"), "{err}");
+
+        let err = parse("store:\n  backend: mysql\n").unwrap_err();
+        assert!(
+            err.contains("store.backend: unknown variant `mysql`"),
+            "{err}"
+        );
+
+        let err = parse("server: [1, 2\n").unwrap_err();
+        assert!(err.starts_with("pagerless.yaml:"), "{err}");
+    }
+
+    #[test]
+    fn docs_describe_every_key() {
+        let docs = include_str!("../../../docs/config.md");
+        let value = serde_json::to_value(Config::default()).unwrap();
+        let mut keys = Vec::new();
+        collect_keys(&value, "", &mut keys);
+        for key in keys {
+            assert!(
+                docs.contains(&format!("`{key}`")),
+                "docs/config.md does not describe `{key}`"
+            );
+        }
+    }
+
+    fn collect_keys(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        if let serde_json::Value::Object(map) = v {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                collect_keys(v, &key, out);
+                out.push(key);
+            }
+        }
+    }
+}
