@@ -106,6 +106,10 @@ impl Config {
             if let Some(at) = message.find(" at line ") {
                 message.truncate(at);
             }
+            // yaml_serde names the key itself for some errors; say that once too.
+            if let Some(rest) = message.strip_prefix(&format!("{key}: ")) {
+                message = rest.to_owned();
+            }
             ConfigError::Invalid {
                 path: path.to_owned(),
                 location,
@@ -147,6 +151,7 @@ mod tests {
         let err = parse("server:\n  listen: 127.0.0.1:99999\n").unwrap_err();
         assert!(err.starts_with("pagerless.yaml:2:"), "{err}");
         assert!(err.contains("server.listen: "), "{err}");
+        assert_eq!(err.matches("server.listen").count(), 1, "{err}");
 
         let err = parse("server:\n  max_body_bytes: 10\nintake:\n  enviroment_labels: [env]\n")
             .unwrap_err();

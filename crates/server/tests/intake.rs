@@ -2,6 +2,8 @@
 //! every class of bad input answered with its status and message while the
 //! store stays unchanged.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -205,10 +205,10 @@ pub async fn intake(settings: &Settings, args: &BenchIntakeArgs) -> Result<ExitC
     if let Some(first) = errors.first() {
         eprintln!("first error: {first}");
     }
-    if let Some((_, store)) = local {
-        if let Ok(store) = Arc::try_unwrap(store) {
-            store.close().await;
-        }
+    if let Some((_, store)) = local
+        && let Ok(store) = Arc::try_unwrap(store)
+    {
+        store.close().await;
     }
     let lost = report
         .stored_alerts

@@ -140,7 +140,7 @@ pub async fn list(
             i.title.clone(),
         ]);
     }
-    println!("{table}");
+    println!("{}", table.trim_fmt());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -213,7 +213,7 @@ fn render(d: &IncidentDetail, now: DateTime<Utc>) -> String {
             a.annotations.get("summary").cloned().unwrap_or_default(),
         ]);
     }
-    let _ = writeln!(out, "{table}");
+    let _ = writeln!(out, "{}", table.trim_fmt());
     out
 }
 
@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn ages_read_naturally() {
         let now = Utc.timestamp_opt(1_000_000, 0).unwrap();
-        let at = |s| Utc.timestamp_opt(1_000_000 - s, 0).unwrap();
+        let at = |s: i64| Utc.timestamp_opt(1_000_000 - s, 0).unwrap();
         assert_eq!(ago(now, at(5)), "5s ago");
         assert_eq!(ago(now, at(600)), "10m ago");
         assert_eq!(ago(now, at(7200)), "2h ago");
