@@ -74,8 +74,11 @@ async fn alertmanager_alerts_become_an_incident_that_resolves() {
     let webhook = format!("{}/api/v1/alerts/alertmanager", pagerless.url);
     let am = Alertmanager::start(&dir.path().join("am"), &webhook, TOKEN).await;
 
-    am.post_alerts(&json!([alert("10.0.0.1:8080", None), alert("10.0.0.2:8080", None)]))
-        .await;
+    am.post_alerts(&json!([
+        alert("10.0.0.1:8080", None),
+        alert("10.0.0.2:8080", None)
+    ]))
+    .await;
     let list = wait_for("a firing incident with both alerts", &pagerless, &am, |l| {
         l.len() == 1 && l[0]["alert_count"] == 2
     })
@@ -88,7 +91,10 @@ async fn alertmanager_alerts_become_an_incident_that_resolves() {
     assert_eq!(inc["severity"], "critical");
     assert_eq!(inc["source"], "alertmanager");
     assert_eq!(inc["title"], "HighLatency: p99 latency above 300ms");
-    assert_eq!(inc["group_key"], "{}:{alertname=\"HighLatency\", service=\"checkout\"}");
+    assert_eq!(
+        inc["group_key"],
+        "{}:{alertname=\"HighLatency\", service=\"checkout\"}"
+    );
 
     let id = inc["id"].as_i64().expect("id");
     let detail: Value = reqwest::Client::new()
@@ -110,8 +116,15 @@ async fn alertmanager_alerts_become_an_incident_that_resolves() {
     for a in alerts {
         assert_eq!(a["status"], "firing");
         assert_eq!(a["labels"]["alertname"], "HighLatency");
-        assert_eq!(a["generator_url"], "http://prometheus.local/graph?g0.expr=latency");
-        assert_eq!(a["fingerprint"].as_str().map(str::len), Some(16), "Alertmanager's fingerprint");
+        assert_eq!(
+            a["generator_url"],
+            "http://prometheus.local/graph?g0.expr=latency"
+        );
+        assert_eq!(
+            a["fingerprint"].as_str().map(str::len),
+            Some(16),
+            "Alertmanager's fingerprint"
+        );
     }
 
     // Resolve both: endsAt in the past tells Alertmanager they are over.
@@ -125,7 +138,11 @@ async fn alertmanager_alerts_become_an_incident_that_resolves() {
         l.len() == 1 && l[0]["status"] == "resolved"
     })
     .await;
-    assert_eq!(list[0]["id"].as_i64(), Some(id), "the same incident resolved");
+    assert_eq!(
+        list[0]["id"].as_i64(),
+        Some(id),
+        "the same incident resolved"
+    );
     assert_eq!(list[0]["firing_count"], 0);
     assert!(list[0]["resolved_at"].is_string());
 }

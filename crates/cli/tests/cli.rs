@@ -28,7 +28,18 @@ fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
     // The written file is accepted by a command that loads it.
     let data = dir.path().join("data");
     let (ok, out, err) = run_cli(
-        &["--config", p, "--data-dir", data.to_str().expect("utf-8"), "bench", "intake", "-n", "50", "-c", "4"],
+        &[
+            "--config",
+            p,
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "bench",
+            "intake",
+            "-n",
+            "50",
+            "-c",
+            "4",
+        ],
         &[],
     );
     assert!(ok, "{out}{err}");
@@ -39,33 +50,68 @@ fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
 fn config_errors_name_file_line_and_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bad.yaml");
-    std::fs::write(&path, "server:\n  listen: 127.0.0.1:9797\n  max_body_byte: 10\n").expect("write");
-    let (ok, _, err) = run_cli(&["--config", path.to_str().expect("utf-8"), "incidents", "list"], &[]);
+    std::fs::write(
+        &path,
+        "server:\n  listen: 127.0.0.1:9797\n  max_body_byte: 10\n",
+    )
+    .expect("write");
+    let (ok, _, err) = run_cli(
+        &[
+            "--config",
+            path.to_str().expect("utf-8"),
+            "incidents",
+            "list",
+        ],
+        &[],
+    );
     assert!(!ok);
     assert!(err.contains("bad.yaml:3:"), "{err}");
-    assert!(err.contains("server: unknown field `max_body_byte`"), "{err}");
+    assert!(
+        err.contains("server: unknown field `max_body_byte`"),
+        "{err}"
+    );
 
-    let (ok, _, err) = run_cli(&["--config", "/nonexistent/p.yaml", "incidents", "list"], &[]);
+    let (ok, _, err) = run_cli(
+        &["--config", "/nonexistent/p.yaml", "incidents", "list"],
+        &[],
+    );
     assert!(!ok);
-    assert!(err.contains("cannot read config file /nonexistent/p.yaml"), "{err}");
+    assert!(
+        err.contains("cannot read config file /nonexistent/p.yaml"),
+        "{err}"
+    );
 }
 
 #[test]
 fn serve_refuses_to_expose_an_unauthenticated_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ok, _, err) = run_cli(
-        &["--data-dir", dir.path().to_str().expect("utf-8"), "serve", "--listen", "0.0.0.0:0"],
+        &[
+            "--data-dir",
+            dir.path().to_str().expect("utf-8"),
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+        ],
         &[],
     );
     assert!(!ok);
-    assert!(err.contains("refusing to listen on 0.0.0.0:0 without an API token"), "{err}");
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without an API token"),
+        "{err}"
+    );
 }
 
 #[test]
 fn reading_a_missing_store_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ok, _, err) = run_cli(
-        &["--data-dir", dir.path().to_str().expect("utf-8"), "incidents", "list"],
+        &[
+            "--data-dir",
+            dir.path().to_str().expect("utf-8"),
+            "incidents",
+            "list",
+        ],
         &[],
     );
     assert!(!ok);
@@ -93,11 +139,19 @@ async fn incidents_from_the_store_and_from_the_server_agree() {
     let (ok, out, err) = run_cli(&["--data-dir", &d, "incidents", "list"], &[]);
     assert!(ok, "{err}");
     let header = out.lines().next().unwrap_or_default();
-    for col in ["ID", "STATUS", "SEVERITY", "ENV", "SERVICE", "FIRING", "TITLE"] {
+    for col in [
+        "ID", "STATUS", "SEVERITY", "ENV", "SERVICE", "FIRING", "TITLE",
+    ] {
         assert!(header.contains(col), "{header}");
     }
-    assert!(out.contains("QueueBacklogHigh: Queue orders depth is 500"), "{out}");
-    assert!(out.contains("open") && out.contains("critical") && out.contains("1/1"), "{out}");
+    assert!(
+        out.contains("QueueBacklogHigh: Queue orders depth is 500"),
+        "{out}"
+    );
+    assert!(
+        out.contains("open") && out.contains("critical") && out.contains("1/1"),
+        "{out}"
+    );
 
     let (ok, local, err) = run_cli(&["--data-dir", &d, "incidents", "list", "--json"], &[]);
     assert!(ok, "{err}");
@@ -116,20 +170,39 @@ async fn incidents_from_the_store_and_from_the_server_agree() {
     // Without the token the server says no, and the CLI says why.
     let (ok, _, err) = run_cli(&["incidents", "list", "--server", &server.url], &[]);
     assert!(!ok);
-    assert!(err.contains("401") && err.contains("missing bearer token"), "{err}");
+    assert!(
+        err.contains("401") && err.contains("missing bearer token"),
+        "{err}"
+    );
 
     // Filters.
-    let (ok, out, _) = run_cli(&["--data-dir", &d, "incidents", "list", "--status", "resolved"], &[]);
+    let (ok, out, _) = run_cli(
+        &[
+            "--data-dir",
+            &d,
+            "incidents",
+            "list",
+            "--status",
+            "resolved",
+        ],
+        &[],
+    );
     assert!(ok);
     assert_eq!(out.trim(), "no incidents");
-    let (ok, _, err) = run_cli(&["--data-dir", &d, "incidents", "list", "--status", "closed"], &[]);
+    let (ok, _, err) = run_cli(
+        &["--data-dir", &d, "incidents", "list", "--status", "closed"],
+        &[],
+    );
     assert!(!ok);
     assert!(err.contains("unknown incident status `closed`"), "{err}");
 
     let id = local["incidents"][0]["id"].to_string();
     let (ok, out, err) = run_cli(&["--data-dir", &d, "incident", "show", &id], &[]);
     assert!(ok, "{err}");
-    assert!(out.starts_with(&format!("incident {id}  QueueBacklogHigh")), "{out}");
+    assert!(
+        out.starts_with(&format!("incident {id}  QueueBacklogHigh")),
+        "{out}"
+    );
     assert!(out.contains("service=orders"), "{out}");
     assert!(out.contains("queue=orders"), "{out}");
     assert!(out.contains("alerts (1 firing of 1)"), "{out}");
@@ -137,15 +210,30 @@ async fn incidents_from_the_store_and_from_the_server_agree() {
     let (ok, show_local, _) = run_cli(&["--data-dir", &d, "incident", "show", &id, "--json"], &[]);
     assert!(ok);
     let (ok, show_remote, err) = run_cli(
-        &["incident", "show", &format!("inc-{id}"), "--json", "--server", &server.url, "--token", token],
+        &[
+            "incident",
+            "show",
+            &format!("inc-{id}"),
+            "--json",
+            "--server",
+            &server.url,
+            "--token",
+            token,
+        ],
         &[],
     );
     assert!(ok, "{err}");
     let show_local: Value = serde_json::from_str(&show_local).expect("JSON");
-    assert_eq!(show_local, serde_json::from_str::<Value>(&show_remote).expect("JSON"));
+    assert_eq!(
+        show_local,
+        serde_json::from_str::<Value>(&show_remote).expect("JSON")
+    );
     assert_eq!(show_local["alerts"][0]["fingerprint"], "1f294f2599d78cd2");
 
-    for source in [vec!["--data-dir", &d], vec!["--server", &server.url, "--token", token]] {
+    for source in [
+        vec!["--data-dir", &d],
+        vec!["--server", &server.url, "--token", token],
+    ] {
         let mut args = vec!["incident", "show", "999"];
         args.extend(source.iter().copied());
         let (ok, _, err) = run_cli(&args, &[]);

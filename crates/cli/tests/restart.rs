@@ -72,7 +72,10 @@ async fn acknowledged_alerts_survive_sigkill() {
     let acked = acked.lock().expect("lock").clone();
     let attempted = next.load(std::sync::atomic::Ordering::Relaxed);
     assert!(acked.len() >= 300);
-    assert!(attempted > acked.len(), "some requests were in flight at the kill");
+    assert!(
+        attempted > acked.len(),
+        "some requests were in flight at the kill"
+    );
 
     let server = Pagerless::start(&data, None).await;
     let http = reqwest::Client::new();
@@ -82,7 +85,10 @@ async fn acknowledged_alerts_survive_sigkill() {
             .send()
             .await
             .expect("answer");
-        assert!(resp.status().is_success(), "acknowledged delivery {i} (incident {id}) lost");
+        assert!(
+            resp.status().is_success(),
+            "acknowledged delivery {i} (incident {id}) lost"
+        );
         let detail: Value = resp.json().await.expect("JSON");
         assert_eq!(detail["alerts"][0]["fingerprint"], format!("{i:016x}"));
         assert_eq!(detail["alerts"][0]["labels"]["n"], i.to_string());

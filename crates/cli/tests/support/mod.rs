@@ -114,7 +114,13 @@ impl Pagerless {
         let log = data_dir.join(format!("serve-{port}.log"));
         let proc = spawn(cmd, log.clone());
         let url = format!("http://127.0.0.1:{port}");
-        wait_ready(&format!("{url}/readyz"), Duration::from_secs(20), "pagerless", &log).await;
+        wait_ready(
+            &format!("{url}/readyz"),
+            Duration::from_secs(20),
+            "pagerless",
+            &log,
+        )
+        .await;
         Pagerless {
             proc,
             url,
@@ -166,7 +172,13 @@ receivers:
         let log = dir.join("alertmanager.log");
         let proc = spawn(cmd, log.clone());
         let url = format!("http://127.0.0.1:{port}");
-        wait_ready(&format!("{url}/-/ready"), Duration::from_secs(20), "alertmanager", &log).await;
+        wait_ready(
+            &format!("{url}/-/ready"),
+            Duration::from_secs(20),
+            "alertmanager",
+            &log,
+        )
+        .await;
         Alertmanager { proc, url }
     }
 
@@ -178,7 +190,11 @@ receivers:
             .send()
             .await
             .expect("alertmanager answers");
-        assert!(resp.status().is_success(), "alertmanager refused alerts: {}", resp.status());
+        assert!(
+            resp.status().is_success(),
+            "alertmanager refused alerts: {}",
+            resp.status()
+        );
     }
 }
 
