@@ -1,0 +1,1 @@
+//! The simulated world pagerless heals in tests and demos.

@@ -1,0 +1,1 @@
+//! An in-memory time-series store with a PromQL evaluator behind the Prometheus HTTP API.
