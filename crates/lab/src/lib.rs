@@ -1,1 +1,45 @@
-//! The simulated world pagerless heals in tests and demos.
+//! The simulated world pagerless heals in tests and demos: scenario files, a
+//! virtual clock, cluster dynamics, an infrastructure-as-code git repository
+//! with history, and alerts.
+//!
+//! Key decision: the lab is served through the same interfaces production
+//! uses — the Kubernetes REST API, the Prometheus HTTP API, a git remote and
+//! Alertmanager webhooks — so pagerless investigates it with its ordinary
+//! connectors and no code path knows it is not real.
+
+pub mod iac;
+pub mod scenario;
+pub mod units;
+mod validate;
+
+pub use scenario::{Scenario, ScenarioError};
+
+/// The scenarios shipped with pagerless, embedded at build time: (name, YAML).
+pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[(
+    "order-service-oom",
+    include_str!("../../../scenarios/order-service-oom.yaml"),
+)];
+
+/// Finds a scenario by built-in name or file path.
+pub fn find_scenario(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    if let Some((name, text)) = BUILTIN_SCENARIOS.iter().find(|(n, _)| *n == name_or_path) {
+        return Scenario::parse(text, &format!("scenarios/{name}.yaml"));
+    }
+    let path = std::path::Path::new(name_or_path);
+    if path.exists() {
+        return Scenario::load(path);
+    }
+    Err(ScenarioError {
+        file: name_or_path.to_owned(),
+        line: None,
+        path: String::new(),
+        message: format!(
+            "no such scenario file, and not a built-in scenario ({})",
+            BUILTIN_SCENARIOS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
