@@ -7,7 +7,9 @@
 //! Alertmanager webhooks — so pagerless investigates it with its ordinary
 //! connectors and no code path knows it is not real.
 
+pub mod dynamics;
 pub mod iac;
+pub mod rng;
 pub mod scenario;
 pub mod units;
 mod validate;
