@@ -96,3 +96,42 @@ fn unknown_names_list_the_builtins() {
     let err = find_scenario("nope").unwrap_err().to_string();
     assert!(err.contains("order-service-oom"), "{err}");
 }
+
+#[test]
+fn every_file_in_scenarios_is_built_in_and_causes_are_distinct() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".yaml").map(str::to_owned)
+        })
+        .collect();
+    files.sort();
+    let mut builtin: Vec<String> = BUILTIN_SCENARIOS
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    builtin.sort();
+    assert_eq!(files, builtin);
+
+    let categories: Vec<String> = BUILTIN_SCENARIOS
+        .iter()
+        .map(|(n, t)| Scenario::parse(t, n).unwrap().expect.category)
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = categories.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        categories.len(),
+        "one root cause per scenario: {categories:?}"
+    );
+    assert!(
+        categories.len() >= 9,
+        "the seed, seven causes and a control"
+    );
+    assert_eq!(
+        categories.iter().filter(|c| *c == "none").count(),
+        1,
+        "one control scenario"
+    );
+}
