@@ -16,11 +16,28 @@ mod validate;
 
 pub use scenario::{Scenario, ScenarioError};
 
+macro_rules! builtin {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../scenarios/", $name, ".yaml")),
+        )
+    };
+}
+
 /// The scenarios shipped with pagerless, embedded at build time: (name, YAML).
-pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[(
-    "order-service-oom",
-    include_str!("../../../scenarios/order-service-oom.yaml"),
-)];
+/// The seed incident comes first.
+pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
+    builtin!("order-service-oom"),
+    builtin!("checkout-memory-leak"),
+    builtin!("search-cpu-throttling"),
+    builtin!("noisy-neighbour"),
+    builtin!("payment-downstream-timeout"),
+    builtin!("db-connection-saturation"),
+    builtin!("bad-config-crashloop"),
+    builtin!("node-disk-pressure"),
+    builtin!("control-transient-blip"),
+];
 
 /// Finds a scenario by built-in name or file path.
 pub fn find_scenario(name_or_path: &str) -> Result<Scenario, ScenarioError> {
