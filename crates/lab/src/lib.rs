@@ -7,8 +7,10 @@
 //! Alertmanager webhooks — so pagerless investigates it with its ordinary
 //! connectors and no code path knows it is not real.
 
+pub mod alerts;
 pub mod dynamics;
 pub mod iac;
+pub mod node_shell;
 pub mod rng;
 pub mod scenario;
 pub mod units;
