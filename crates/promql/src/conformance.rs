@@ -293,6 +293,21 @@ pub struct Comparison {
     pub query: Query,
     /// `None` when both agree (both errors count as agreement), else what differs.
     pub disagreement: Option<String>,
+    /// Prometheus' answer, or its error text.
+    pub prometheus: Result<QueryValue, String>,
+}
+
+impl Comparison {
+    /// How many series (or 1 for a scalar or string) Prometheus answered with;
+    /// 0 for an error. Lets a test make sure it compared more than empty sets.
+    pub fn prometheus_series(&self) -> usize {
+        match &self.prometheus {
+            Ok(QueryValue::Vector(v)) => v.len(),
+            Ok(QueryValue::Matrix(m)) => m.len(),
+            Ok(_) => 1,
+            Err(_) => 0,
+        }
+    }
 }
 
 /// Runs `query` on both and compares: same label sets, values equal within 1e-9
@@ -313,6 +328,7 @@ pub async fn compare(
     Ok(Comparison {
         query,
         disagreement,
+        prometheus: theirs,
     })
 }
 
