@@ -239,7 +239,47 @@ fn build_store(start: i64) -> SeriesStore {
             }
         }
     }
+    add_edge_cases(&mut store, start);
     store
+}
+
+/// Series for edge cases: NaN and infinite values, a single sample, a histogram
+/// without a `+Inf` bucket, and equal values that make `topk` break ties.
+fn add_edge_cases(store: &mut SeriesStore, start: i64) {
+    for i in 0..=(120 * MIN / STEP) {
+        let t = start + i * STEP + 500;
+        let special = [f64::NAN, f64::INFINITY, 3.0, f64::NEG_INFINITY, -2.5];
+        let nan_v = if i % 7 == 3 {
+            f64::NAN
+        } else {
+            (i % 13) as f64
+        };
+        store.append(
+            &labels(&[("__name__", "edge_gauge"), ("case", "nan")]),
+            t,
+            nan_v,
+        );
+        let inf_v = special[(i % 5) as usize];
+        store.append(
+            &labels(&[("__name__", "edge_gauge"), ("case", "inf")]),
+            t,
+            inf_v,
+        );
+        store.append(
+            &labels(&[("__name__", "edge_gauge"), ("case", "plain")]),
+            t,
+            (i % 4) as f64,
+        );
+        for (le, c) in [("0.5", i as f64), ("1", 2.0 * i as f64)] {
+            let l = labels(&[("__name__", "edge_hist_bucket"), ("le", le)]);
+            store.append(&l, t, c);
+        }
+    }
+    store.append(
+        &labels(&[("__name__", "edge_single")]),
+        start + 61 * MIN,
+        7.0,
+    );
 }
 
 const QUERIES: &[&str] = &[
@@ -322,6 +362,55 @@ const QUERIES: &[&str] = &[
     "http_requests_total + on(service) http_requests_total",
     "increase(kube_pod_container_status_restarts_total[1h]) > 0",
     "rate(node_network_receive_bytes_total[5m])",
+    // Edge cases: special values, ties, duplicate label sets, odd histograms.
+    r#"{__name__=~"node_.*"}"#,
+    r#"rate({__name__=~"node_load1|node_memory_MemAvailable_bytes"}[5m])"#,
+    r#"-{__name__=~"node_load1|node_memory_MemAvailable_bytes"}"#,
+    r#"label_replace(label_replace(kube_pod_container_resource_limits, "resource", "x", "", ""), "unit", "", "", "")"#,
+    r#"label_replace(node_load1, "x", "$1-$2", "node", "(node)-(.*)")"#,
+    "histogram_quantile(0.5, edge_hist_bucket)",
+    "histogram_quantile(0.5, rate(edge_hist_bucket[5m]))",
+    "edge_gauge",
+    "max_over_time(edge_gauge[2m])",
+    "min_over_time(edge_gauge[2m])",
+    "avg_over_time(edge_gauge[2m])",
+    "stddev_over_time(edge_gauge[2m])",
+    "quantile_over_time(0.3, edge_gauge[5m])",
+    "sum by (case) (edge_gauge)",
+    "avg(edge_gauge)",
+    "max(edge_gauge)",
+    "min(edge_gauge)",
+    "stddev(edge_gauge)",
+    "quantile(0.5, edge_gauge)",
+    "edge_gauge > 1",
+    "edge_gauge == bool edge_gauge",
+    "clamp_max(edge_gauge, 1)",
+    "clamp_min(edge_gauge, 1)",
+    "round(edge_gauge)",
+    "edge_gauge / 0",
+    "edge_gauge % 0",
+    "0 ^ edge_gauge",
+    "topk(1, edge_gauge)",
+    "bottomk(2, edge_gauge)",
+    "topk(3, kube_pod_container_resource_limits)",
+    "bottomk(4, kube_pod_container_resource_limits)",
+    "topk by (resource) (2, kube_pod_container_resource_limits)",
+    "topk(scalar(node_load1{node=\"node-1\"}), node_load1)",
+    "edge_single",
+    "timestamp(edge_single)",
+    "timestamp((edge_single))",
+    "count_over_time(edge_single[1h])",
+    "rate(edge_single[1h])",
+    "absent(edge_single)",
+    "absent(edge_single{a=\"b\", a=\"c\"})",
+    "scalar(edge_single)",
+    "absent((edge_single{a=\"b\"}))",
+    "absent(nonexistent{a=\"b\"} offset 1h)",
+    "absent(sum(nonexistent{a=\"b\"}))",
+    "timestamp(-edge_single)",
+    "rate((http_requests_total[5m]))",
+    "round((node_load1), (0.25))",
+    "vector(time()) - timestamp(node_load1)",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,8 +26,10 @@ pub(crate) fn call<'s>(
     let name = call.func.name;
     let args = &call.args.args;
     let arg = |i: usize| -> Result<&Expr, PromqlError> {
+        // 2.42 unwraps parentheses around every argument before evaluating it,
+        // which matters to `timestamp`, `absent` and range functions.
         args.get(i)
-            .map(|a| a.as_ref())
+            .map(|a| unwrap_parens(a))
             .ok_or_else(|| PromqlError::Execution(format!("{name}(): missing argument {i}")))
     };
     let out = match name {
@@ -47,9 +49,9 @@ pub(crate) fn call<'s>(
         "floor" => map_values(ev.eval_vector(arg(0)?, t)?, f64::floor),
         "round" => {
             let vec = ev.eval_vector(arg(0)?, t)?;
-            let to_nearest = match args.get(1) {
-                Some(a) => ev.eval_scalar(a, t)?,
-                None => 1.0,
+            let to_nearest = match args.len() {
+                2 => ev.eval_scalar(arg(1)?, t)?,
+                _ => 1.0,
             };
             let inverse = 1.0 / to_nearest;
             map_values(vec, |v| (v * inverse + 0.5).floor() / inverse)
@@ -76,6 +78,7 @@ pub(crate) fn call<'s>(
         }
         "time" => return Ok(Value::Scalar(t as f64 / 1000.0)),
         "timestamp" => {
+            // 2.42 reports the sample's own time for a plain selector argument.
             let direct_selector = matches!(arg(0)?, Expr::VectorSelector(_));
             let vec = ev.eval_vector(arg(0)?, t)?;
             vec.into_iter()
@@ -295,6 +298,14 @@ pub(crate) fn go_min(a: f64, b: f64) -> f64 {
         a
     } else {
         b
+    }
+}
+
+/// The expression inside any number of parentheses.
+fn unwrap_parens(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => unwrap_parens(&p.expr),
+        e => e,
     }
 }
 
