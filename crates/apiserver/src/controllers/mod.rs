@@ -7,6 +7,9 @@ pub mod gc;
 pub mod kubelet;
 pub mod replicaset;
 pub mod scheduler;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
