@@ -2,7 +2,9 @@
 //!
 //! Key decision: "now" comes from the caller's clock, because the lab's clock is
 //! virtual. Responses are written by hand rather than through serde so that
-//! timestamps keep Prometheus' exact spelling (`1700000000.120`, three decimals).
+//! numbers keep 2.42's exact spelling: vector and matrix timestamps with three
+//! decimals (`1700000000.120`), scalar and string ones as shortest floats
+//! (`1700000000.12`), values as Go-formatted strings.
 
 mod params;
 mod render;
@@ -258,6 +260,3 @@ async fn respond(f: impl Future<Output = Result<String, ApiError>>) -> Response 
         Err(e) => e.into_response(),
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -21,4 +21,4 @@ pub use eval::{instant_query, range_query};
 pub use export::{write_exposition, write_openmetrics};
 pub use http::{PromApi, router};
 pub use store::{AppendOutcome, Labels, SeriesStore};
-pub use value::{InstantSample, QueryValue, RangeSeries, format_float};
+pub use value::{InstantSample, QueryValue, RangeSeries, format_float, format_timestamp};

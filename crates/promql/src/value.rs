@@ -73,8 +73,9 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
-/// Formats a millisecond timestamp as Prometheus' JSON does: seconds, then a dot
-/// and exactly three digits when the milliseconds are not zero (`1700000000.120`).
+/// Formats a millisecond timestamp as Prometheus 2.42 writes vector and matrix
+/// points: seconds, then a dot and exactly three digits when the milliseconds
+/// are not zero (`1700000000.120`).
 pub fn format_timestamp(t_ms: i64) -> String {
     let sign = if t_ms < 0 { "-" } else { "" };
     let abs = t_ms.unsigned_abs();
@@ -84,6 +85,13 @@ pub fn format_timestamp(t_ms: i64) -> String {
     } else {
         format!("{sign}{secs}.{frac:03}")
     }
+}
+
+/// Formats a millisecond timestamp as Prometheus 2.42 writes scalar and string
+/// results (Go's `encoding/json` of `float64(t) / 1000`): the shortest float,
+/// so trailing zeros go (`1700000000.12`).
+pub fn format_timestamp_shortest(t_ms: i64) -> String {
+    format_float(t_ms as f64 / 1000.0)
 }
 
 #[cfg(test)]
@@ -111,5 +119,10 @@ mod tests {
         assert_eq!(format_timestamp(1_700_000_000_120), "1700000000.120");
         assert_eq!(format_timestamp(1_700_000_000_005), "1700000000.005");
         assert_eq!(format_timestamp(-1_500), "-1.500");
+        assert_eq!(
+            format_timestamp_shortest(1_700_000_000_120),
+            "1700000000.12"
+        );
+        assert_eq!(format_timestamp_shortest(1_700_000_000_000), "1700000000");
     }
 }

@@ -1,7 +1,7 @@
 //! JSON rendering of results in Prometheus' exact wire shape.
 
 use crate::store::Labels;
-use crate::value::{QueryValue, format_float, format_timestamp};
+use crate::value::{QueryValue, format_float, format_timestamp, format_timestamp_shortest};
 
 /// A JSON string literal.
 pub(super) fn json_string(s: &str) -> String {
@@ -19,16 +19,21 @@ pub(super) fn string_array(items: &[String]) -> String {
     format!("[{}]", parts.join(","))
 }
 
-/// `[1700000000.123,"0.5"]`.
+/// A vector or matrix point: `[1700000000.120,"0.5"]`.
 fn point(t_ms: i64, v: &str) -> String {
     format!("[{},{}]", format_timestamp(t_ms), json_string(v))
+}
+
+/// A scalar or string result: `[1700000000.12,"0.5"]`.
+fn scalar_point(t_ms: i64, v: &str) -> String {
+    format!("[{},{}]", format_timestamp_shortest(t_ms), json_string(v))
 }
 
 /// The `data` object of a query response.
 pub(super) fn query_value(value: &QueryValue) -> String {
     let result = match value {
-        QueryValue::Scalar { t_ms, value } => point(*t_ms, &format_float(*value)),
-        QueryValue::String { t_ms, value } => point(*t_ms, value),
+        QueryValue::Scalar { t_ms, value } => scalar_point(*t_ms, &format_float(*value)),
+        QueryValue::String { t_ms, value } => scalar_point(*t_ms, value),
         QueryValue::Vector(samples) => {
             let items: Vec<String> = samples
                 .iter()

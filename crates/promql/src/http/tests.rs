@@ -1,1 +1,0 @@
-//! Tests of the HTTP API through the router.
