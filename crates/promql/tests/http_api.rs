@@ -122,10 +122,10 @@ async fn api_responses_match_prometheus() {
             "/api/v1/query?query={}&time={t}",
             enc("requests_total + on() requests_total")
         ),
-        format!("/api/v1/query?query=up&time=yesterday"),
+        "/api/v1/query?query=up&time=yesterday".to_string(),
         format!("/api/v1/query_range?query=up&start={end}&end={begin}&step=60"),
-        format!("/api/v1/query_range?query=up&start=0&end=100000&step=1"),
-        format!("/api/v1/query_range?query=up&start=0&end=100&step=0"),
+        "/api/v1/query_range?query=up&start=0&end=100000&step=1".to_string(),
+        "/api/v1/query_range?query=up&start=0&end=100&step=0".to_string(),
         format!(
             "/api/v1/query_range?query={}&start={begin}&end={end}&step=60",
             enc("temperature[5m]")
