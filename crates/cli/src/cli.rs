@@ -63,6 +63,12 @@ pub enum Command {
     },
     /// Write a commented default configuration file.
     Init(InitArgs),
+    /// The lab: a simulated cluster to rehearse on, behind the real Kubernetes and Prometheus APIs.
+    Lab {
+        /// What to do with the lab.
+        #[command(subcommand)]
+        command: LabCommand,
+    },
     /// Measure pagerless' speed.
     Bench {
         /// What to measure.
@@ -142,6 +148,45 @@ pub struct InitArgs {
     /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `pagerless lab ...`.
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// List the built-in scenarios.
+    List,
+    /// Validate a scenario file (or a built-in one); errors name the line and key.
+    Check {
+        /// A built-in scenario's name or a scenario file.
+        scenario: String,
+    },
+    /// Serve a scenario's world: Kubernetes API, Prometheus API, IaC git remote, node shells, alert webhooks.
+    Run(LabRunArgs),
+}
+
+/// `pagerless lab run`.
+#[derive(Debug, ClapArgs)]
+pub struct LabRunArgs {
+    /// A built-in scenario's name or a scenario file.
+    pub scenario: String,
+    /// Where to write `kubeconfig`, `endpoints.json` and the IaC repository.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Post alerts, as Alertmanager's webhook does, to this URL.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Bearer token for the webhook [env: PAGERLESS_API_TOKEN].
+    #[arg(long, env = "PAGERLESS_API_TOKEN", hide_env_values = true)]
+    pub webhook_token: Option<String>,
+    /// Simulated seconds per wall second [default: as fast as possible, then hold].
+    #[arg(long, conflicts_with = "realtime")]
+    pub speed: Option<f64>,
+    /// Pace the clock to real time (for a real Prometheus scraping `/metrics`).
+    #[arg(long)]
+    pub realtime: bool,
+    /// Also serve the IaC repository over `git://` with git daemon.
+    #[arg(long)]
+    pub git_daemon: bool,
 }
 
 /// `pagerless bench ...`.

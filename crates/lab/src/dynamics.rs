@@ -208,6 +208,8 @@ pub struct ServiceInput {
     pub calls: Vec<String>,
     /// Extra latency from a fault, seconds.
     pub fault_latency: f64,
+    /// Fraction of requests failing inside the service (no database connection, say).
+    pub fault_errors: f64,
 }
 
 /// What a step decided about a pod, for the cluster's objects and events.
@@ -335,6 +337,22 @@ pub fn step(
             .filter(|p| p.service == svc && states.get(p.key).is_some_and(PodSim::ready))
             .count()
     };
+    // Load balancing is never perfectly even: each pod has a fixed weight.
+    let weight = |key: &str| Rng::keyed(seed, &format!("{key}#share")).jitter(0.08);
+    let mut weights: BTreeMap<&str, f64> = BTreeMap::new();
+    for p in pods {
+        if states.get(p.key).is_some_and(PodSim::ready) {
+            *weights.entry(p.service).or_insert(0.0) += weight(p.key);
+        }
+    }
+    let share_of = |p: &PodInput<'_>| -> f64 {
+        let total = weights.get(p.service).copied().unwrap_or(0.0);
+        if total > 0.0 {
+            weight(p.key) / total
+        } else {
+            0.0
+        }
+    };
 
     // 3. CPU demand per pod, then contention per node.
     let mut demand: BTreeMap<&str, f64> = BTreeMap::new();
@@ -346,9 +364,8 @@ pub fn step(
         if matches!(st.run, Run::BackOff { .. }) {
             continue;
         }
-        let ready = ready_of(p.service, states).max(1);
         let pod_rps = if st.ready() {
-            rps.get(p.service).copied().unwrap_or(0.0) / ready as f64
+            rps.get(p.service).copied().unwrap_or(0.0) * share_of(p)
         } else {
             0.0
         };
@@ -400,8 +417,16 @@ pub fn step(
                 st.rps = 0.0;
                 continue;
             }
-            let pod_rps = svc_rps / ready.max(1) as f64;
-            let slow = if avail < d { d / avail.max(1e-9) } else { 1.0 };
+            let pod_rps = svc_rps * share_of(p);
+            let limit = p.limits.memory.f();
+            // A heap pressed against the container limit spends its time in GC.
+            let pressure = st.working_set / limit;
+            let gc = if pressure > 0.9 {
+                1.0 + 30.0 * (pressure - 0.9)
+            } else {
+                1.0
+            };
+            let slow = gc * if avail < d { d / avail.max(1e-9) } else { 1.0 };
             let util = pod_rps * slow / p.profile.rps_per_pod;
             let (queue, dropped) = if util < 0.95 {
                 (1.0 / (1.0 - util), 0.0)
@@ -409,10 +434,18 @@ pub fn step(
                 (20.0, (1.0 - 0.95 / util).max(0.0))
             };
             let median = (p.profile.latency * slow + svc.fault_latency) * queue + down_median;
-            let ok = (1.0 - dropped) * down_ok;
+            let own_errors = svc.fault_errors.clamp(0.0, 1.0);
+            let ok = (1.0 - dropped) * (1.0 - own_errors) * down_ok;
             st.rps = pod_rps;
             st.median = median;
-            record(st, pod_rps * dt, median, ok, dropped);
+            record(
+                st,
+                pod_rps * dt,
+                median,
+                ok,
+                dropped,
+                (1.0 - dropped) * own_errors,
+            );
             sum_median += median;
             sum_ok += ok;
 
@@ -421,12 +454,22 @@ pub fn step(
             let target = p.profile.memory_base
                 + p.profile.memory_per_rps * pod_rps
                 + p.profile.leak_per_hour * uptime / 3600.0;
+            let target = target * Rng::keyed(seed, &format!("{}#heap", p.key)).jitter(0.04);
             let tau = p.profile.warmup / 3.0;
             let mut r = Rng::keyed(seed, &format!("{}#mem@{}", p.key, t));
             let next = (st.working_set + (target - st.working_set) * (1.0 - (-dt / tau).exp()))
                 * r.jitter(0.01);
-            let limit = p.limits.memory.f();
             if next >= limit {
+                // Requests in flight on the killed container time out at the caller.
+                let lost = pod_rps * 5.0;
+                for (i, le) in BUCKETS.iter().enumerate() {
+                    if *le >= TIMEOUT_SECS {
+                        st.buckets[i] += lost;
+                    }
+                }
+                st.buckets[BUCKETS.len()] += lost;
+                st.latency_sum += lost * TIMEOUT_SECS;
+                *st.by_code.entry(504).or_insert(0.0) += lost;
                 // The last sample before the kill shows it pressed against the limit.
                 st.working_set = limit * (0.975 + 0.02 * r.unit());
                 st.logs.push(format!(
@@ -499,8 +542,9 @@ fn die(st: &mut PodSim, key: &str, code: i32, reason: &str, at: f64, changes: &m
 }
 
 /// Adds `n` requests with median latency `median`: a fraction `ok` succeeds,
-/// `dropped` times out at the caller's timeout, the rest fail fast downstream.
-fn record(st: &mut PodSim, n: f64, median: f64, ok: f64, dropped: f64) {
+/// `dropped` times out at the caller's timeout (504), `own` fails inside the
+/// service (500), the rest fail because a callee did (502).
+fn record(st: &mut PodSim, n: f64, median: f64, ok: f64, dropped: f64, own: f64) {
     if n <= 0.0 {
         return;
     }
@@ -521,7 +565,10 @@ fn record(st: &mut PodSim, n: f64, median: f64, ok: f64, dropped: f64) {
     if dropped > 0.0 {
         *st.by_code.entry(504).or_insert(0.0) += n * dropped;
     }
-    let failed = (n - good - n * dropped).max(0.0);
+    if own > 0.0 {
+        *st.by_code.entry(500).or_insert(0.0) += n * own;
+    }
+    let failed = (n - good - n * dropped - n * own).max(0.0);
     if failed > 1e-9 {
         *st.by_code.entry(502).or_insert(0.0) += failed;
     }

@@ -13,8 +13,10 @@ pub mod iac;
 pub mod node_shell;
 pub mod rng;
 pub mod scenario;
+pub mod serve;
 pub mod units;
 mod validate;
+pub mod world;
 
 pub use scenario::{Scenario, ScenarioError};
 

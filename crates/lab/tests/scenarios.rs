@@ -26,8 +26,8 @@ fn the_seed_scenario_says_what_the_seed_says() {
         (culprit.before.as_str(), culprit.after.as_str()),
         ("2Gi", "512Mi")
     );
-    assert_eq!(s.load_at(0.0), 150.0);
-    assert_eq!(s.load_at(45.0 * 60.0), 210.0, "linear between points");
+    assert_eq!(s.load_at(0.0), 160.0);
+    assert_eq!(s.load_at(45.0 * 60.0), 220.0, "linear between points");
     assert_eq!(s.load_at(1e9), 240.0);
 }
 

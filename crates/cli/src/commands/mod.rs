@@ -3,19 +3,27 @@
 mod bench;
 mod incidents;
 mod init;
+mod lab;
 mod serve;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Args, BenchCommand, Command, IncidentCommand, IncidentsCommand};
+use crate::cli::{Args, BenchCommand, Command, IncidentCommand, IncidentsCommand, LabCommand};
 use crate::settings::Settings;
 
 /// Runs the parsed command.
 pub async fn run(args: Args) -> Result<ExitCode> {
     if let Command::Init(init) = &args.command {
         return init::run(init, args.global.config.as_deref());
+    }
+    if let Command::Lab { command } = &args.command {
+        return match command {
+            LabCommand::List => lab::list(),
+            LabCommand::Check { scenario } => lab::check(scenario),
+            LabCommand::Run(run) => lab::run(run).await,
+        };
     }
     let settings = Settings::resolve(&args.global)?;
     match args.command {
@@ -46,6 +54,6 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Intake(bench),
         } => bench::intake(&settings, &bench).await,
-        Command::Init(_) => unreachable!("handled above"),
+        Command::Init(_) | Command::Lab { .. } => unreachable!("handled above"),
     }
 }
