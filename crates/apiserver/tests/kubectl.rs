@@ -187,6 +187,37 @@ async fn kubectl_against_the_lab_cluster() {
     lab_step(&cluster);
     assert_eq!(world::order_pods(&cluster.read().unwrap()).len(), 5);
 
+    // get -w streams the change a lab step makes
+    let mut watch = tokio::process::Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(&k.kubeconfig)
+        .arg("--cache-dir")
+        .arg(&k.cache)
+        .args(["get", "deployment", "payment-service", "-w"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    {
+        let mut c = cluster.write().unwrap();
+        let mut d: Deployment = c.get(Some("shop"), "payment-service").unwrap();
+        d.spec.as_mut().unwrap().replicas = Some(2);
+        c.update(d).unwrap();
+    }
+    lab_step(&cluster);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    watch.start_kill().unwrap();
+    let out = watch.wait_with_output().await.unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("$ kubectl get deployment payment-service -w\n{out}");
+    assert!(out.lines().next().unwrap().starts_with("NAME"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("payment-service") && l.contains("2/2")),
+        "{out}"
+    );
+
     // rollout restart: a new ReplicaSet, the old one scaled to 0
     let before = replica_sets(&cluster);
     assert_eq!(before.len(), 1);

@@ -298,3 +298,67 @@ fn stale_updates_conflict() {
     let err = c.update(d).unwrap_err();
     assert_eq!(err.code(), 409);
 }
+
+/// A 1,000-node, 10,000-pod fleet: the first reconcile builds it, a converged step is cheap.
+/// Run with `cargo test --release -p pagerless-apiserver fleet -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release"]
+fn fleet_of_ten_thousand_pods() {
+    let mut c = Cluster::new();
+    c.create(
+        Namespace {
+            metadata: meta("shop", None),
+            ..Default::default()
+        },
+        now(),
+    )
+    .unwrap();
+    for i in 0..1000 {
+        c.create(node(&format!("node-{i:04}"), "64Gi"), now())
+            .unwrap();
+    }
+    for i in 0..100 {
+        let mut d = deployment(100, "web:1", "64Mi");
+        d.metadata.name = Some(format!("svc-{i:03}"));
+        let labels = BTreeMap::from([("app".to_string(), format!("svc-{i:03}"))]);
+        let spec = d.spec.as_mut().unwrap();
+        spec.selector.match_labels = Some(labels.clone());
+        spec.template.metadata.as_mut().unwrap().labels = Some(labels);
+        c.create(d, now()).unwrap();
+    }
+    let t = std::time::Instant::now();
+    reconcile(&mut c, now());
+    println!("first reconcile: {:?}", t.elapsed());
+    assert_eq!(c.list::<Pod>(None).len(), 10_000);
+    let t = std::time::Instant::now();
+    let rv = c.resource_version();
+    reconcile(&mut c, now());
+    println!("converged reconcile: {:?}", t.elapsed());
+    assert_eq!(c.resource_version(), rv);
+    let t = std::time::Instant::now();
+    let names: Vec<(String, String)> = c
+        .iter::<Pod>(None)
+        .map(|p| {
+            (
+                p.metadata.namespace.clone().unwrap(),
+                p.metadata.name.clone().unwrap(),
+            )
+        })
+        .collect();
+    for (ns, name) in &names {
+        let mut p: Pod = c.get(Some(ns), name).unwrap();
+        p.status
+            .as_mut()
+            .unwrap()
+            .container_statuses
+            .as_mut()
+            .unwrap()[0]
+            .restart_count += 1;
+        c.update(p).unwrap();
+    }
+    reconcile(&mut c, now());
+    println!(
+        "10,000 pod status updates and a reconcile: {:?}",
+        t.elapsed()
+    );
+}

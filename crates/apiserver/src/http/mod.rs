@@ -238,6 +238,11 @@ async fn dispatch(
                 body,
             };
             tracing::debug!(method = %req.method, path = %uri, "api request");
+            if !req.body.is_empty() && req.content_type.contains("protobuf") {
+                return error_response(&ApiError::UnsupportedMediaType(
+                    "application/json, application/yaml".into(),
+                ));
+            }
             match req.sub.as_deref() {
                 Some("log") if kind == ResourceKind::Pod => logs::serve(&state, &req),
                 Some("scale") if kind == ResourceKind::Deployment => {
