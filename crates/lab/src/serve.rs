@@ -340,7 +340,7 @@ pub async fn run(
         axum::Router::new()
             .route("/metrics", get(metrics))
             .route("/lab/v1/status", get(status))
-            .route("/lab/v1/nodes/{node}/exec", post(node_exec))
+            .route("/lab/v1/nodes/{node}", post(node_exec))
             .with_state(shared.clone()),
     );
     let prom = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -1,0 +1,395 @@
+//! A running lab (`pagerless lab run`) driven by the real kubectl, and its
+//! alerts delivered to a running `pagerless serve`.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Pagerless, Proc, free_port, require_binary};
+
+/// `pagerless lab run SCENARIO --state-dir DIR` plus extra args; waits for endpoints.json.
+fn start_lab(dir: &Path, scenario: &str, extra: &[&str]) -> (Proc, Value) {
+    std::fs::create_dir_all(dir).expect("lab dir");
+    let log = dir.join("lab.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let child = Command::new(support::PAGERLESS)
+        .args(["lab", "run", scenario, "--state-dir"])
+        .arg(dir)
+        .args(extra)
+        .env("PAGERLESS_LOG", "info")
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("start the lab");
+    let proc = Proc { child, log };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join("endpoints.json"))
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+        {
+            return (proc, v);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lab did not start: {}",
+            proc.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kubectl(kubeconfig: &str, args: &[&str]) -> String {
+    let bin = require_binary("kubectl", "kubectl (a v1.32 client)");
+    let out = Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("run kubectl");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn prom(base: &str, query: &str) -> Vec<Value> {
+    let url = format!("{base}/api/v1/query");
+    let out = Command::new("curl")
+        .args(["-sS", "--get", &url, "--data-urlencode"])
+        .arg(format!("query={query}"))
+        .output()
+        .expect("curl");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("Prometheus JSON");
+    assert_eq!(v["status"], "success", "{v}");
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+fn wait_for(what: &str, secs: u64, lab: &Proc, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; lab log:\n{}",
+            lab.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kubectl_drives_a_running_lab() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 15 s steps at 300x: a simulated minute every 0.2 s.
+    let (lab, ep) = start_lab(dir.path(), "order-service-oom", &["--speed", "300"]);
+    let kc = ep["kubeconfig"].as_str().expect("kubeconfig").to_owned();
+    let promurl = ep["prometheus"].as_str().expect("prometheus").to_owned();
+
+    // The seed unfolds: order-api-v2 gets OOM-killed.
+    wait_for("an OOMKilled restart", 60, &lab, || {
+        !prom(
+            &promurl,
+            "kube_pod_container_status_last_terminated_reason{reason=\"OOMKilled\"}",
+        )
+        .is_empty()
+    });
+    let all = kubectl(&kc, &["get", "pods", "-A"]);
+    assert!(
+        all.lines()
+            .next()
+            .is_some_and(|h| h.starts_with("NAMESPACE")),
+        "{all}"
+    );
+    assert!(
+        all.contains("shop") && all.contains("order-service-") && all.contains("payment-service-"),
+        "{all}"
+    );
+
+    let pods: Value = serde_json::from_str(&kubectl(
+        &kc,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "shop",
+            "-l",
+            "app=order-service",
+            "-o",
+            "json",
+        ],
+    ))
+    .expect("JSON");
+    let victim = pods["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|p| {
+            p["status"]["containerStatuses"][0]["restartCount"]
+                .as_i64()
+                .unwrap_or(0)
+                > 0
+        })
+        .expect("a restarted pod");
+    let name = victim["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
+    let described = kubectl(&kc, &["describe", "pod", "-n", "shop", &name]);
+    for words in [
+        "Last State:     Terminated",
+        "Reason:       OOMKilled",
+        "Exit Code:    137",
+        "order-api-v2",
+        "memory:  512Mi",
+    ] {
+        assert!(
+            described.contains(words),
+            "describe lacks {words:?}:\n{described}"
+        );
+    }
+    let events = kubectl(&kc, &["get", "events", "-n", "shop"]);
+    assert!(
+        events.contains("BackOff")
+            && events.contains("Back-off restarting failed container order-api-v2"),
+        "{events}"
+    );
+    let previous = kubectl(
+        &kc,
+        &["logs", "-n", "shop", &name, "--previous", "--tail=5"],
+    );
+    assert!(
+        previous.contains("heap close to container limit"),
+        "{previous}"
+    );
+    let top = kubectl(&kc, &["top", "pods", "-n", "shop"]);
+    assert!(
+        top.starts_with("NAME") && top.contains("payment-service-"),
+        "{top}"
+    );
+
+    // Writes change the world.
+    kubectl(
+        &kc,
+        &[
+            "scale",
+            "deployment",
+            "order-service",
+            "-n",
+            "shop",
+            "--replicas=5",
+        ],
+    );
+    wait_for(
+        "5 order-service replicas in the lab's metrics",
+        30,
+        &lab,
+        || {
+            prom(
+                &promurl,
+                "kube_deployment_spec_replicas{deployment=\"order-service\"}",
+            )
+            .first()
+            .is_some_and(|r| r["value"][1] == "5")
+        },
+    );
+    wait_for("5 order-service pods", 30, &lab, || {
+        kubectl(
+            &kc,
+            &[
+                "get",
+                "pods",
+                "-n",
+                "shop",
+                "-l",
+                "app=order-service",
+                "-o",
+                "name",
+            ],
+        )
+        .lines()
+        .count()
+            == 5
+    });
+
+    let rs_before = kubectl(
+        &kc,
+        &[
+            "get",
+            "rs",
+            "-n",
+            "shop",
+            "-l",
+            "app=order-service",
+            "-o",
+            "name",
+        ],
+    );
+    kubectl(
+        &kc,
+        &[
+            "rollout",
+            "restart",
+            "deployment/order-service",
+            "-n",
+            "shop",
+        ],
+    );
+    wait_for("a new ReplicaSet after rollout restart", 30, &lab, || {
+        kubectl(
+            &kc,
+            &[
+                "get",
+                "rs",
+                "-n",
+                "shop",
+                "-l",
+                "app=order-service",
+                "-o",
+                "name",
+            ],
+        )
+        .lines()
+        .count()
+            > rs_before.lines().count()
+    });
+    kubectl(
+        &kc,
+        &["rollout", "undo", "deployment/order-service", "-n", "shop"],
+    );
+    let d: Value = serde_json::from_str(&kubectl(
+        &kc,
+        &[
+            "get",
+            "deployment",
+            "order-service",
+            "-n",
+            "shop",
+            "-o",
+            "json",
+        ],
+    ))
+    .expect("JSON");
+    assert!(
+        d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_null(),
+        "undo went back to the template before the restart: {}",
+        d["spec"]["template"]
+    );
+
+    kubectl(&kc, &["cordon", "node-a"]);
+    assert!(kubectl(&kc, &["get", "nodes"]).contains("SchedulingDisabled"));
+    wait_for(
+        "node-a unschedulable in the lab's metrics",
+        30,
+        &lab,
+        || {
+            prom(&promurl, "kube_node_spec_unschedulable{node=\"node-a\"}")
+                .first()
+                .is_some_and(|r| r["value"][1] == "1")
+        },
+    );
+    kubectl(&kc, &["uncordon", "node-a"]);
+
+    // Node shells answer the allowlist and refuse the rest.
+    let shell = ep["shell"].as_str().expect("shell");
+    let df = Command::new("curl")
+        .args([
+            "-sS",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{\"command\": \"df -h\"}",
+        ])
+        .arg(format!("{shell}/node-a"))
+        .output()
+        .expect("curl");
+    let df: Value = serde_json::from_slice(&df.stdout).expect("JSON");
+    assert!(
+        df["stdout"]
+            .as_str()
+            .is_some_and(|s| s.contains("Filesystem")),
+        "{df}"
+    );
+    let refused = Command::new("curl")
+        .args([
+            "-sS",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{\"command\": \"rm -rf /\"}",
+        ])
+        .arg(format!("{shell}/node-a"))
+        .output()
+        .expect("curl");
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("not an allowed command"));
+
+    // The IaC remote clones, with the culprit commit in it.
+    let clone = dir.path().join("clone");
+    let status = Command::new("git")
+        .args(["clone", "-q", ep["git"].as_str().expect("git")])
+        .arg(&clone)
+        .status()
+        .expect("git");
+    assert!(status.success());
+    let log = Command::new("git")
+        .current_dir(&clone)
+        .args(["log", "--format=%an|%s"])
+        .output()
+        .expect("git log");
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        log.contains("Alex Chen|order-service: right-size memory limit to cut node costs"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn lab_alerts_become_pagerless_incidents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pagerless = Pagerless::start(&dir.path().join("pagerless"), Some("lab-token")).await;
+    let webhook = format!("{}/api/v1/alerts/alertmanager", pagerless.url);
+    let _ = free_port();
+    let (lab, _) = start_lab(
+        &dir.path().join("lab"),
+        "order-service-oom",
+        &["--webhook", &webhook, "--webhook-token", "lab-token"],
+    );
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list: Value = http
+            .get(format!("{}/api/v1/incidents", pagerless.url))
+            .bearer_auth("lab-token")
+            .send()
+            .await
+            .expect("pagerless")
+            .json()
+            .await
+            .expect("JSON");
+        if let Some(inc) = list["incidents"].as_array().and_then(|a| a.first()) {
+            assert_eq!(inc["service"], "order-service");
+            assert_eq!(inc["namespace"], "shop");
+            assert_eq!(inc["severity"], "critical");
+            assert!(inc["title"].as_str().is_some_and(|t| {
+                t.starts_with("OrderServiceHighLatency: order-service p99 latency is")
+            }));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no incident; lab:\n{}\npagerless:\n{}",
+            lab.output(),
+            pagerless.proc.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
