@@ -122,6 +122,19 @@ async fn kubectl_against_the_lab_cluster() {
         "{out}"
     );
 
+    let out = k.ok(&["describe", "node", "node-1"]).await;
+    assert!(
+        out.contains("Non-terminated Pods:") && out.contains(&victim),
+        "{out}"
+    );
+    assert!(out.contains("Allocated resources:"), "{out}");
+
+    let out = k.ok(&["describe", "deployment", "order-service"]).await;
+    assert!(
+        out.contains("NewReplicaSet:") && out.contains("ScalingReplicaSet"),
+        "{out}"
+    );
+
     let out = k.ok(&["get", "events"]).await;
     assert!(
         out.contains("LAST SEEN") && out.contains("REASON") && out.contains("OBJECT"),
