@@ -9,16 +9,16 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use crate::store::{Labels, METRIC_NAME, SeriesStore};
+use crate::store::{METRIC_NAME, Series, SeriesStore};
 use crate::value::format_float;
 
 /// Writes every sample of every series as OpenMetrics text: series grouped by
 /// metric name (families contiguous), timestamps in seconds, `# EOF` last.
 pub fn write_openmetrics(store: &SeriesStore, out: &mut impl Write) -> io::Result<()> {
     for (name, series) in by_name(store) {
-        for (labels, samples) in series {
-            let label_text = label_block(labels);
-            for &(t, v) in samples {
+        for s in series {
+            let label_text = label_block(s);
+            for &(t, v) in s.samples() {
                 writeln!(
                     out,
                     "{name}{label_text} {} {}",
@@ -35,32 +35,31 @@ pub fn write_openmetrics(store: &SeriesStore, out: &mut impl Write) -> io::Resul
 /// text format 0.0.4 (no timestamps, so the scraper stamps them).
 pub fn write_exposition(store: &SeriesStore, at_ms: i64, out: &mut impl Write) -> io::Result<()> {
     for (name, series) in by_name(store) {
-        for (labels, samples) in series {
-            let idx = samples.partition_point(|&(t, _)| t <= at_ms);
-            let Some(&(_, v)) = idx.checked_sub(1).and_then(|i| samples.get(i)) else {
+        for s in series {
+            let Some((_, v)) = s.latest_at_or_before(at_ms) else {
                 continue;
             };
-            writeln!(out, "{name}{} {}", label_block(labels), format_float(v))?;
+            writeln!(out, "{name}{} {}", label_block(s), format_float(v))?;
         }
     }
     Ok(())
 }
 
-type Family<'a> = Vec<(&'a Labels, &'a [(i64, f64)])>;
-
-fn by_name(store: &SeriesStore) -> BTreeMap<&str, Family<'_>> {
-    let mut families: BTreeMap<&str, Family<'_>> = BTreeMap::new();
-    for (labels, samples) in store.iter() {
-        let name = labels.get(METRIC_NAME).map_or("", String::as_str);
-        families.entry(name).or_default().push((labels, samples));
+fn by_name(store: &SeriesStore) -> BTreeMap<&str, Vec<&Series>> {
+    let mut families: BTreeMap<&str, Vec<&Series>> = BTreeMap::new();
+    for s in store.series() {
+        families
+            .entry(s.label(METRIC_NAME).unwrap_or(""))
+            .or_default()
+            .push(s);
     }
     families
 }
 
 /// `{a="x",b="y"}` without `__name__`, or nothing when there are no labels.
-fn label_block(labels: &Labels) -> String {
-    let parts: Vec<String> = labels
-        .iter()
+fn label_block(series: &Series) -> String {
+    let parts: Vec<String> = series
+        .label_pairs()
         .filter(|(k, _)| *k != METRIC_NAME)
         .map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v)))
         .collect();
@@ -94,6 +93,7 @@ fn om_timestamp(t_ms: i64) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::store::Labels;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         pairs

@@ -175,7 +175,7 @@ async fn series(State(api): State<PromApi>, RawQuery(q): RawQuery, body: Bytes) 
             let mut found = std::collections::BTreeSet::new();
             for m in &selectors {
                 for series in s.select(m, start, end) {
-                    found.insert(series.labels().as_ref().clone());
+                    found.insert(series.labels());
                 }
             }
             let items: Vec<String> = found.iter().map(render::labels_json).collect();
@@ -198,7 +198,7 @@ async fn labels(State(api): State<PromApi>, RawQuery(q): RawQuery, body: Bytes) 
                 let mut set = std::collections::BTreeSet::new();
                 for m in &selectors {
                     for series in s.select(m, start, end) {
-                        set.extend(series.labels().keys().cloned());
+                        set.extend(series.label_pairs().map(|(k, _)| k.to_string()));
                     }
                 }
                 set.into_iter().collect()
@@ -229,8 +229,8 @@ async fn label_values(
                 let mut set = std::collections::BTreeSet::new();
                 for m in &selectors {
                     for series in s.select(m, start, end) {
-                        if let Some(v) = series.labels().get(&name) {
-                            set.insert(v.clone());
+                        if let Some(v) = series.label(&name) {
+                            set.insert(v.to_string());
                         }
                     }
                 }

@@ -199,8 +199,9 @@ pub(crate) struct Evaluator<'s> {
     /// First and last evaluation timestamps, bounding what selectors fetch.
     start: i64,
     end: i64,
-    /// Series per selector, keyed by the selector node's address in the AST.
-    selected: HashMap<usize, Vec<&'s Series>>,
+    /// Series per selector with their label sets built once, keyed by the
+    /// selector node's address in the AST.
+    selected: HashMap<usize, Vec<(Arc<Labels>, &'s Series)>>,
 }
 
 impl<'s> Evaluator<'s> {

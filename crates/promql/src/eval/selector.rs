@@ -44,14 +44,22 @@ pub(crate) fn all_matchers(vs: &VectorSelector) -> Vec<Matcher> {
 
 impl<'s> Evaluator<'s> {
     /// The series a selector can see anywhere in this query, looked up once.
-    fn series_for(&mut self, vs: &VectorSelector, range_ms: i64) -> &[&'s crate::store::Series] {
+    fn series_for(
+        &mut self,
+        vs: &VectorSelector,
+        range_ms: i64,
+    ) -> &[(Arc<crate::store::Labels>, &'s crate::store::Series)] {
         let key = std::ptr::from_ref(vs) as usize;
         let (store, start, end) = (self.store, self.start, self.end);
         self.selected.entry(key).or_insert_with(|| {
             let off = offset_ms(vs);
             let mint = start.saturating_sub(off).saturating_sub(range_ms);
             let maxt = end.saturating_sub(off);
-            store.select(&all_matchers(vs), mint, maxt)
+            store
+                .select(&all_matchers(vs), mint, maxt)
+                .into_iter()
+                .map(|s| (Arc::new(s.labels()), s))
+                .collect()
         })
     }
 
@@ -65,10 +73,10 @@ impl<'s> Evaluator<'s> {
         let series = self.series_for(vs, LOOKBACK_DELTA_MS);
         Ok(series
             .iter()
-            .filter_map(|s| {
+            .filter_map(|(labels, s)| {
                 let (st, v) = s.latest_at_or_before(ref_time)?;
                 (st >= ref_time - LOOKBACK_DELTA_MS).then(|| Sample {
-                    labels: Arc::clone(s.labels()),
+                    labels: Arc::clone(labels),
                     t: st,
                     v,
                 })
@@ -88,10 +96,11 @@ impl<'s> Evaluator<'s> {
         let series = self.series_for(&ms.vs, range);
         Ok(series
             .iter()
-            .filter_map(|&s| {
+            .filter_map(|(labels, s)| {
+                let s: &'s crate::store::Series = s;
                 let points = s.samples_between(mint, maxt);
                 (!points.is_empty()).then(|| MatrixSeries {
-                    labels: Arc::clone(s.labels()),
+                    labels: Arc::clone(labels),
                     points,
                 })
             })
