@@ -3,7 +3,21 @@
 //! The lab's simulated cluster lives in a [`Cluster`]: typed maps of k8s-openapi objects keyed by
 //! namespace and name, so a 10,000-pod fleet is updated every step without JSON round-trips;
 //! JSON only appears at the HTTP edge ([`router`]), one request at a time. Controllers
-//! ([`reconcile`]) are deterministic: the same scenario yields the same world byte for byte.
+//! ([`reconcile`]) are deterministic: the same scenario yields the same world byte for byte
+//! (uids, pod names, IPs and template hashes come from a counter and hashes, never from
+//! randomness or the wall clock; times come from the `now` the lab passes in).
+//!
+//! How the lab uses it:
+//! - build the world with [`Cluster::create`], change it with [`Cluster::update`] (no-op updates
+//!   bump nothing), [`Cluster::record_event`] (repeats aggregate into `count`), and call
+//!   [`reconcile`] every step: deployments get ReplicaSets, ReplicaSets pods, pods nodes;
+//! - serve it with [`router`] over an [`ApiState`] holding the same `Arc<RwLock<Cluster>>`, a
+//!   [`LogSource`], a [`MetricsSource`] and the virtual clock; [`write_kubeconfig`] points kubectl
+//!   at it. Writes through HTTP (`kubectl scale`, `rollout restart`, `cordon`, `delete pod`) land
+//!   in the same cluster and take effect on the next [`reconcile`].
+//!
+//! Not served: protobuf request bodies (typed `kubectl create <kind>` gets 415), OpenAPI
+//! (`kubectl apply` needs `--validate=false`), kinds beyond the eight in [`ResourceKind`].
 
 pub mod controllers;
 pub mod error;
