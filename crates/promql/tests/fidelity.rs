@@ -411,6 +411,15 @@ const QUERIES: &[&str] = &[
     "rate((http_requests_total[5m]))",
     "round((node_load1), (0.25))",
     "vector(time()) - timestamp(node_load1)",
+    "node_load1 offset -5m",
+    "1 > 2",
+    "avg without (code) (rate(http_requests_total[5m]))",
+    "2 * node_load1 ^ 2 - 1 / node_load1 % 3",
+    "-(node_load1) + -1",
+    "sum(nonexistent_metric)",
+    "count(edge_gauge > 100)",
+    r#"http_requests_total{code="500"} + on(pod, service) group_left http_requests_total{code="200"}"#,
+    r#"kube_pod_container_resource_limits + ignoring(resource, unit) group_right kube_pod_container_resource_limits{resource="cpu"}"#,
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -452,6 +461,12 @@ async fn evaluator_agrees_with_prometheus() {
             if let Err(e) = &c.prometheus {
                 errors += 1;
                 println!("both failed: {:?}: {e}", c.query);
+                // Execution errors must read exactly like Prometheus' own.
+                if let Err(PromqlError::Execution(ours)) = c.query.evaluate(&store)
+                    && &ours != e
+                {
+                    failures.push(format!("{:?}\n    ours {ours}\n    theirs {e}", c.query));
+                }
             }
             if let Some(d) = c.disagreement {
                 failures.push(format!("{:?}\n    {d}", c.query));

@@ -14,6 +14,8 @@ mod functions;
 mod quantile;
 mod rate;
 mod selector;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use functions::{is_label_name, parse_go_float};
 pub(crate) use selector::all_matchers as selector_matchers;
