@@ -501,7 +501,7 @@ fn parse_response(data: &serde_json::Value) -> Result<QueryValue, ConformanceErr
 
 fn parse_point(p: &serde_json::Value) -> Option<(i64, f64)> {
     let t = p.get(0)?.as_f64()?;
-    let v = crate::eval::parse_go_float(p.get(1)?.as_str()?)?;
+    let v = crate::value::parse_float(p.get(1)?.as_str()?)?;
     Some(((t * 1000.0).round() as i64, v))
 }
 

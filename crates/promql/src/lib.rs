@@ -21,4 +21,6 @@ pub use eval::{instant_query, range_query};
 pub use export::{write_exposition, write_openmetrics};
 pub use http::{PromApi, router};
 pub use store::{AppendOutcome, Labels, SeriesStore};
-pub use value::{InstantSample, QueryValue, RangeSeries, format_float, format_timestamp};
+pub use value::{
+    InstantSample, QueryValue, RangeSeries, format_float, format_timestamp, parse_float,
+};

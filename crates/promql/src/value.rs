@@ -73,6 +73,17 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
+/// Parses a float the way Go's `strconv.ParseFloat` reads Prometheus values and
+/// `le` labels: numbers, `NaN`, `Inf`/`+Inf`/`-Inf` (any case). `None` otherwise.
+pub fn parse_float(s: &str) -> Option<f64> {
+    match s.to_ascii_lowercase().as_str() {
+        "+inf" | "inf" | "+infinity" | "infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        "nan" => Some(f64::NAN),
+        _ => s.parse::<f64>().ok(),
+    }
+}
+
 /// Formats a millisecond timestamp as Prometheus 2.42 writes vector and matrix
 /// points: seconds, then a dot and exactly three digits when the milliseconds
 /// are not zero (`1700000000.120`).
@@ -110,6 +121,16 @@ mod tests {
         assert_eq!(format_float(f64::INFINITY), "+Inf");
         assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_float(123456789.0), "123456789");
+    }
+
+    #[test]
+    fn floats_parse_like_go() {
+        assert_eq!(parse_float("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_float("-inf"), Some(f64::NEG_INFINITY));
+        assert!(parse_float("NaN").is_some_and(f64::is_nan));
+        assert_eq!(parse_float("0.25"), Some(0.25));
+        assert_eq!(parse_float("1e3"), Some(1000.0));
+        assert_eq!(parse_float("abc"), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::selector::{all_matchers, duration_ms, offset_ms};
 use super::{Evaluator, MatrixSeries, Sample, Value, drop_name, unique_labelsets};
 use crate::error::PromqlError;
 use crate::store::{Labels, METRIC_NAME};
+use crate::value::parse_float;
 
 /// Evaluates a function call at `t`.
 pub(crate) fn call<'s>(
@@ -401,7 +402,7 @@ fn histogram_quantile(q: f64, vec: Vec<Sample>, t: i64) -> Vec<Sample> {
     let mut groups: HashMap<Labels, (Labels, Vec<Bucket>)> = HashMap::new();
     let mut order = Vec::new();
     for s in vec {
-        let Some(upper_bound) = s.labels.get("le").and_then(|le| parse_go_float(le)) else {
+        let Some(upper_bound) = s.labels.get("le").and_then(|le| parse_float(le)) else {
             continue;
         };
         let mut key = Labels::clone(&s.labels);
@@ -429,16 +430,6 @@ fn histogram_quantile(q: f64, vec: Vec<Sample>, t: i64) -> Vec<Sample> {
         .collect()
 }
 
-/// Go's `strconv.ParseFloat` for the spellings `le` labels use (`+Inf`, `Inf`, `NaN`, numbers).
-pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
-    match s.to_ascii_lowercase().as_str() {
-        "+inf" | "inf" | "+infinity" | "infinity" => Some(f64::INFINITY),
-        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-        "nan" => Some(f64::NAN),
-        _ => s.parse::<f64>().ok(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,13 +442,5 @@ mod tests {
         assert_eq!(go_min(f64::NAN, f64::NEG_INFINITY), f64::NEG_INFINITY);
         assert_eq!(go_max(2.0, 3.0), 3.0);
         assert_eq!(go_min(2.0, 3.0), 2.0);
-    }
-
-    #[test]
-    fn le_values_parse_like_go() {
-        assert_eq!(parse_go_float("+Inf"), Some(f64::INFINITY));
-        assert_eq!(parse_go_float("0.25"), Some(0.25));
-        assert_eq!(parse_go_float("1e3"), Some(1000.0));
-        assert_eq!(parse_go_float("abc"), None);
     }
 }

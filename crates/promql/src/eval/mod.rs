@@ -4,7 +4,7 @@
 //! which is what Prometheus' engine computes for every expression this crate
 //! supports (subqueries, the one exception, are refused). Each selector's series
 //! are looked up once per query and reused by every step. Anything outside the
-//! supported subset is refused by [`check`] before evaluation starts, so a query
+//! supported subset is refused by a check of the whole expression before evaluation starts, so a query
 //! is either answered the way Prometheus would answer it or not at all.
 
 mod aggregate;
@@ -17,7 +17,7 @@ mod selector;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use functions::{is_label_name, parse_go_float};
+pub(crate) use functions::is_label_name;
 pub(crate) use selector::all_matchers as selector_matchers;
 
 use std::collections::HashMap;
