@@ -11,13 +11,15 @@ mod aggregate;
 mod binary;
 mod check;
 mod functions;
+mod label_functions;
+mod over_time;
 mod quantile;
 mod rate;
 mod selector;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use functions::is_label_name;
+pub(crate) use label_functions::is_label_name;
 pub(crate) use selector::all_matchers as selector_matchers;
 
 use std::collections::HashMap;

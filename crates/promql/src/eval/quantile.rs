@@ -1,5 +1,47 @@
-//! Quantiles: `bucketQuantile` for classic histograms and `quantile` for plain
-//! value sets, ported from Prometheus 2.42's `promql/quantile.go`.
+//! Quantiles: `histogram_quantile` with `bucketQuantile` for classic histograms,
+//! and `quantile` for plain value sets, ported from Prometheus 2.42's
+//! `promql/quantile.go` and `promql/functions.go`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::Sample;
+use crate::store::{Labels, METRIC_NAME};
+use crate::value::parse_float;
+
+/// `histogram_quantile(q, buckets)` over classic histograms: buckets grouped by
+/// every label but `le`, the result labelled without `le` and `__name__`.
+pub(crate) fn histogram_quantile(q: f64, vec: Vec<Sample>, t: i64) -> Vec<Sample> {
+    let mut groups: HashMap<Labels, (Labels, Vec<Bucket>)> = HashMap::new();
+    let mut order = Vec::new();
+    for s in vec {
+        let Some(upper_bound) = s.labels.get("le").and_then(|le| parse_float(le)) else {
+            continue;
+        };
+        let mut key = Labels::clone(&s.labels);
+        key.remove("le");
+        let entry = groups.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            let mut out = key;
+            out.remove(METRIC_NAME);
+            (out, Vec::new())
+        });
+        entry.1.push(Bucket {
+            upper_bound,
+            count: s.v,
+        });
+    }
+    order
+        .into_iter()
+        .filter_map(|key| groups.remove(&key))
+        .filter(|(_, buckets)| !buckets.is_empty())
+        .map(|(labels, buckets)| Sample {
+            labels: Arc::new(labels),
+            t,
+            v: bucket_quantile(q, buckets),
+        })
+        .collect()
+}
 
 /// One classic-histogram bucket: its `le` bound and cumulative count.
 #[derive(Debug, Clone, Copy, PartialEq)]
