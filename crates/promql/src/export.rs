@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use crate::eval::LOOKBACK_DELTA_MS;
 use crate::store::{METRIC_NAME, Series, SeriesStore};
 use crate::value::format_float;
 
@@ -32,13 +33,18 @@ pub fn write_openmetrics(store: &SeriesStore, out: &mut impl Write) -> io::Resul
 }
 
 /// Writes the latest sample at or before `at_ms` of each series in Prometheus
-/// text format 0.0.4 (no timestamps, so the scraper stamps them).
+/// text format 0.0.4 (no timestamps, so the scraper stamps them). A series whose
+/// latest sample is older than the 5-minute lookback is left out, as a target
+/// stops exposing a series that went away (the scraper then marks it stale).
 pub fn write_exposition(store: &SeriesStore, at_ms: i64, out: &mut impl Write) -> io::Result<()> {
     for (name, series) in by_name(store) {
         for s in series {
-            let Some((_, v)) = s.latest_at_or_before(at_ms) else {
+            let Some((t, v)) = s.latest_at_or_before(at_ms) else {
                 continue;
             };
+            if t < at_ms - LOOKBACK_DELTA_MS {
+                continue;
+            }
             writeln!(out, "{name}{} {}", label_block(s), format_float(v))?;
         }
     }
@@ -124,6 +130,7 @@ mod tests {
         store.append(&l, 2_000, 2.0);
         store.append(&l, 3_000, 3.0);
         store.append(&labels(&[("__name__", "late")]), 5_000, 1.0);
+        store.append(&labels(&[("__name__", "gone")]), 2_500 - 300_001, 1.0);
         let mut out = Vec::new();
         write_exposition(&store, 2_500, &mut out).unwrap();
         assert_eq!(

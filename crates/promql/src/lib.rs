@@ -5,6 +5,22 @@
 //! 2.42. Key decision: fidelity over breadth. The evaluator implements a subset of
 //! PromQL and refuses the rest with [`PromqlError::Unsupported`] instead of
 //! guessing; the `conformance` feature checks answers against a real Prometheus.
+//!
+//! Supported: selectors with all four matcher kinds, `offset` (also negative),
+//! range selectors, the 5-minute lookback; `rate`, `irate`, `increase`, `delta`,
+//! `idelta`, `{avg,min,max,sum,count,last,quantile,stddev}_over_time`,
+//! `histogram_quantile` (classic buckets), `abs`, `ceil`, `floor`, `round`,
+//! `clamp`, `clamp_min`, `clamp_max`, `time`, `timestamp`, `vector`, `scalar`,
+//! `sort`, `sort_desc`, `label_replace`, `absent`; `sum`, `avg`, `min`, `max`,
+//! `count`, `group`, `stddev`, `quantile`, `topk`, `bottomk` with `by`/`without`;
+//! arithmetic, comparison (with and without `bool`) and set operators with
+//! `on`/`ignoring`/`group_left`/`group_right`; literals and parentheses.
+//!
+//! Refused with [`PromqlError::Unsupported`]: subqueries, the `@` modifier, every
+//! other function and aggregation (`count_values`, `stdvar`, `deriv`, …),
+//! `atan2`, and syntax newer than 2.42 that the parser accepts (`or` inside
+//! matchers, `fill` modifiers). The store has no native histograms and writes no
+//! staleness markers: a series that stops is visible for the lookback period.
 
 pub mod error;
 pub mod eval;
