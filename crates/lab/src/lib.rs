@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod dynamics;
+pub mod fleet;
 pub mod iac;
 pub mod node_shell;
 pub mod rng;

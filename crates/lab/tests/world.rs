@@ -275,7 +275,6 @@ fn each_cause_leaves_its_own_traces() {
 }
 
 #[test]
-#[ignore = "the scheduler does not honour nodeSelector yet, so the batch job also lands on node-a"]
 fn the_noisy_neighbour_loads_one_node() {
     let s = find_scenario("noisy-neighbour").unwrap();
     let d = s.duration.0;

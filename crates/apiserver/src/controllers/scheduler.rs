@@ -69,6 +69,7 @@ struct Candidate {
     unschedulable: bool,
     ready: bool,
     taints: Vec<Taint>,
+    labels: BTreeMap<String, String>,
 }
 
 fn free_fraction(used: u64, capacity: Option<u64>) -> f64 {
@@ -283,6 +284,7 @@ pub fn schedule(cluster: &mut Cluster, now: DateTime<Utc>) {
                     .as_ref()
                     .and_then(|s| s.taints.clone())
                     .unwrap_or_default(),
+                labels: n.metadata.labels.clone().unwrap_or_default(),
             }
         })
         .collect();
@@ -294,10 +296,17 @@ pub fn schedule(cluster: &mut Cluster, now: DateTime<Utc>) {
             .as_ref()
             .and_then(|s| s.tolerations.clone())
             .unwrap_or_default();
+        let selector = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_selector.clone())
+            .unwrap_or_default();
         let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
         let mut best: Option<(usize, f64)> = None;
         for (i, n) in nodes.iter().enumerate() {
-            let reason = if n.unschedulable {
+            let reason = if selector.iter().any(|(k, v)| n.labels.get(k) != Some(v)) {
+                Some("node(s) didn't match Pod's node affinity/selector")
+            } else if n.unschedulable {
                 Some("node(s) were unschedulable")
             } else if !n.ready {
                 Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }")

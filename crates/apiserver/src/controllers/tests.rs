@@ -362,3 +362,66 @@ fn fleet_of_ten_thousand_pods() {
         t.elapsed()
     );
 }
+
+#[test]
+fn node_selectors_pin_pods_to_matching_nodes() {
+    use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use std::collections::BTreeMap;
+
+    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let mut c = crate::Cluster::new();
+    c.create(
+        k8s_openapi::api::core::v1::Namespace {
+            metadata: ObjectMeta {
+                name: Some("ns".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        now,
+    )
+    .unwrap();
+    for name in ["node-a", "node-b"] {
+        c.create(
+            Node {
+                metadata: ObjectMeta {
+                    name: Some(name.into()),
+                    labels: Some(BTreeMap::from([(
+                        "kubernetes.io/hostname".into(),
+                        name.into(),
+                    )])),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
+    }
+    for i in 0..4 {
+        c.create(
+            Pod {
+                metadata: ObjectMeta {
+                    name: Some(format!("p{i}")),
+                    namespace: Some("ns".into()),
+                    ..Default::default()
+                },
+                spec: Some(PodSpec {
+                    node_selector: Some(BTreeMap::from([(
+                        "kubernetes.io/hostname".into(),
+                        "node-b".into(),
+                    )])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
+    }
+    crate::reconcile(&mut c, now);
+    for p in c.list::<Pod>(Some("ns")) {
+        assert_eq!(p.spec.unwrap().node_name.as_deref(), Some("node-b"));
+    }
+}
