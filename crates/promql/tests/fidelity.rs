@@ -280,6 +280,12 @@ fn add_edge_cases(store: &mut SeriesStore, start: i64) {
         start + 61 * MIN,
         7.0,
     );
+    // Exactly on the 15 s grid and stopping at 100 min: window and lookback
+    // boundaries fall on samples (2.42 includes both ends).
+    for i in 0..=(100 * MIN / STEP) {
+        let l = labels(&[("__name__", "edge_aligned_total")]);
+        store.append(&l, start + i * STEP, (i * i) as f64);
+    }
 }
 
 const QUERIES: &[&str] = &[
@@ -412,6 +418,11 @@ const QUERIES: &[&str] = &[
     "round((node_load1), (0.25))",
     "vector(time()) - timestamp(node_load1)",
     "node_load1 offset -5m",
+    "edge_aligned_total",
+    "count_over_time(edge_aligned_total[1m])",
+    "rate(edge_aligned_total[1m])",
+    "increase(edge_aligned_total[2m] offset 1m)",
+    "irate(edge_aligned_total[30s])",
     "1 > 2",
     "avg without (code) (rate(http_requests_total[5m]))",
     "2 * node_load1 ^ 2 - 1 / node_load1 % 3",
