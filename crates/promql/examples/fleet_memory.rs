@@ -59,6 +59,9 @@ fn main() {
     );
     let t = 1_700_000_000_000 + 39 * 15_000;
     for q in [
+        "container_cpu_usage_seconds_total",
+        "rate(container_cpu_usage_seconds_total[5m])",
+        "sum(container_cpu_usage_seconds_total)",
         "sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))",
         "topk(5, container_memory_working_set_bytes)",
         r#"container_memory_working_set_bytes{pod="svc-3-00003"}"#,

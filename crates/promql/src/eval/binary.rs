@@ -12,7 +12,7 @@ use promql_parser::parser::token::{
 };
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
-use super::{Evaluator, Sample, Value, drop_name, unique_labelsets};
+use super::{Evaluator, Sample, Value, unique_labelsets};
 use crate::error::PromqlError;
 use crate::store::{Labels, METRIC_NAME};
 
@@ -36,10 +36,10 @@ pub(crate) fn eval<'s>(
             }))
         }
         (Value::Vector(l), Value::Scalar(r)) => {
-            vector_scalar(op, l, r, false, return_bool).map(Value::Vector)
+            vector_scalar(ev, op, l, r, false, return_bool).map(Value::Vector)
         }
         (Value::Scalar(l), Value::Vector(r)) => {
-            vector_scalar(op, r, l, true, return_bool).map(Value::Vector)
+            vector_scalar(ev, op, r, l, true, return_bool).map(Value::Vector)
         }
         (Value::Vector(l), Value::Vector(r)) => {
             let matching = Matching::of(bin);
@@ -47,7 +47,7 @@ pub(crate) fn eval<'s>(
                 T_LAND => vector_and(l, r, &matching),
                 T_LOR => vector_or(l, r, &matching),
                 T_LUNLESS => vector_unless(l, r, &matching),
-                _ => vector_binop(op, l, r, &matching, return_bool)?,
+                _ => vector_binop(ev, op, l, r, &matching, return_bool)?,
             };
             unique_labelsets(out).map(Value::Vector)
         }
@@ -89,6 +89,7 @@ fn elem_op(op: u16, l: f64, r: f64) -> Result<(f64, bool), PromqlError> {
 
 /// Vector–scalar operation; `swapped` when the scalar was on the left.
 fn vector_scalar(
+    ev: &mut Evaluator<'_>,
     op: u16,
     vec: Vec<Sample>,
     scalar: f64,
@@ -112,7 +113,7 @@ fn vector_scalar(
         }
         if keep {
             let labels = if drops_name(op) || return_bool {
-                drop_name(&s.labels)
+                ev.drop_name(&s.labels)
             } else {
                 s.labels
             };
@@ -182,6 +183,7 @@ fn format_labels(labels: &Labels) -> String {
 
 /// Prometheus' `VectorBinop` for arithmetic and comparison operators.
 fn vector_binop(
+    ev: &mut Evaluator<'_>,
     op: u16,
     lhs: Vec<Sample>,
     rhs: Vec<Sample>,
@@ -227,7 +229,7 @@ fn vector_binop(
         }
         let mut metric = result_metric(&ls.labels, &rs.labels, op, m);
         if return_bool {
-            metric = drop_name(&metric);
+            metric = ev.drop_name(&metric);
         }
         let inserted = matched.entry(sig).or_default();
         if one_to_one {

@@ -13,7 +13,7 @@ use promql_parser::parser::{Call, Expr};
 use super::label_functions::{absent_labels, label_replace};
 use super::over_time::range_function;
 use super::quantile::histogram_quantile;
-use super::{Evaluator, MatrixSeries, Sample, Value, drop_name, unique_labelsets};
+use super::{Evaluator, MatrixSeries, Sample, Value, unique_labelsets};
 use crate::error::PromqlError;
 
 /// Evaluates a function call at `t`.
@@ -36,16 +36,25 @@ pub(crate) fn call<'s>(
         | "max_over_time" | "sum_over_time" | "count_over_time" | "last_over_time"
         | "stddev_over_time" => {
             let m = range_arg(ev, arg(0)?, t)?;
-            range_function(name, arg(0)?, &m, t, None)?
+            range_function(ev, name, arg(0)?, &m, t, None)?
         }
         "quantile_over_time" => {
             let q = ev.eval_scalar(arg(0)?, t)?;
             let m = range_arg(ev, arg(1)?, t)?;
-            range_function(name, arg(1)?, &m, t, Some(q))?
+            range_function(ev, name, arg(1)?, &m, t, Some(q))?
         }
-        "abs" => map_values(ev.eval_vector(arg(0)?, t)?, f64::abs),
-        "ceil" => map_values(ev.eval_vector(arg(0)?, t)?, f64::ceil),
-        "floor" => map_values(ev.eval_vector(arg(0)?, t)?, f64::floor),
+        "abs" => {
+            let vec = ev.eval_vector(arg(0)?, t)?;
+            map_values(ev, vec, f64::abs)
+        }
+        "ceil" => {
+            let vec = ev.eval_vector(arg(0)?, t)?;
+            map_values(ev, vec, f64::ceil)
+        }
+        "floor" => {
+            let vec = ev.eval_vector(arg(0)?, t)?;
+            map_values(ev, vec, f64::floor)
+        }
         "round" => {
             let vec = ev.eval_vector(arg(0)?, t)?;
             let to_nearest = match args.len() {
@@ -53,7 +62,7 @@ pub(crate) fn call<'s>(
                 _ => 1.0,
             };
             let inverse = 1.0 / to_nearest;
-            map_values(vec, |v| (v * inverse + 0.5).floor() / inverse)
+            map_values(ev, vec, |v| (v * inverse + 0.5).floor() / inverse)
         }
         "clamp" => {
             let vec = ev.eval_vector(arg(0)?, t)?;
@@ -62,18 +71,18 @@ pub(crate) fn call<'s>(
             if max < min {
                 Vec::new()
             } else {
-                map_values(vec, |v| go_max(min, go_min(max, v)))
+                map_values(ev, vec, |v| go_max(min, go_min(max, v)))
             }
         }
         "clamp_min" => {
             let vec = ev.eval_vector(arg(0)?, t)?;
             let min = ev.eval_scalar(arg(1)?, t)?;
-            map_values(vec, |v| go_max(min, v))
+            map_values(ev, vec, |v| go_max(min, v))
         }
         "clamp_max" => {
             let vec = ev.eval_vector(arg(0)?, t)?;
             let max = ev.eval_scalar(arg(1)?, t)?;
-            map_values(vec, |v| go_min(max, v))
+            map_values(ev, vec, |v| go_min(max, v))
         }
         "time" => return Ok(Value::Scalar(t as f64 / 1000.0)),
         "timestamp" => {
@@ -84,7 +93,7 @@ pub(crate) fn call<'s>(
                 .map(|s| {
                     let ts = if direct_selector { s.t } else { t };
                     Sample {
-                        labels: drop_name(&s.labels),
+                        labels: ev.drop_name(&s.labels),
                         t,
                         v: ts as f64 / 1000.0,
                     }
@@ -166,10 +175,10 @@ fn range_arg<'s>(
 }
 
 /// Applies `f` to every value, dropping the metric name.
-fn map_values(vec: Vec<Sample>, f: impl Fn(f64) -> f64) -> Vec<Sample> {
+fn map_values(ev: &mut Evaluator<'_>, vec: Vec<Sample>, f: impl Fn(f64) -> f64) -> Vec<Sample> {
     vec.into_iter()
         .map(|s| Sample {
-            labels: drop_name(&s.labels),
+            labels: ev.drop_name(&s.labels),
             t: s.t,
             v: f(s.v),
         })

@@ -206,6 +206,10 @@ pub(crate) struct Evaluator<'s> {
     /// Series per selector with their label sets built once, keyed by the
     /// selector node's address in the AST.
     selected: HashMap<usize, Vec<(Arc<Labels>, &'s Series)>>,
+    /// Label sets without `__name__`, keyed by the address of the original,
+    /// which is kept alive here so the address cannot be reused. Range queries
+    /// then build each name-less label set once, not once per step.
+    unnamed: HashMap<usize, (Arc<Labels>, Arc<Labels>)>,
 }
 
 impl<'s> Evaluator<'s> {
@@ -215,6 +219,7 @@ impl<'s> Evaluator<'s> {
             start,
             end,
             selected: HashMap::new(),
+            unnamed: HashMap::new(),
         }
     }
 
@@ -230,7 +235,7 @@ impl<'s> Evaluator<'s> {
                     let out = vec
                         .into_iter()
                         .map(|s| Sample {
-                            labels: drop_name(&s.labels),
+                            labels: self.drop_name(&s.labels),
                             t: s.t,
                             v: -s.v,
                         })
@@ -277,14 +282,19 @@ impl<'s> Evaluator<'s> {
     }
 }
 
-/// The label set without `__name__`, sharing the original when there is none.
-pub(crate) fn drop_name(labels: &Arc<Labels>) -> Arc<Labels> {
-    if labels.contains_key(METRIC_NAME) {
-        let mut l = Labels::clone(labels);
-        l.remove(METRIC_NAME);
-        Arc::new(l)
-    } else {
-        Arc::clone(labels)
+impl Evaluator<'_> {
+    /// The label set without `__name__`, sharing the original when there is none.
+    pub(crate) fn drop_name(&mut self, labels: &Arc<Labels>) -> Arc<Labels> {
+        if !labels.contains_key(METRIC_NAME) {
+            return Arc::clone(labels);
+        }
+        let key = Arc::as_ptr(labels) as usize;
+        let (_, unnamed) = self.unnamed.entry(key).or_insert_with(|| {
+            let mut l = Labels::clone(labels);
+            l.remove(METRIC_NAME);
+            (Arc::clone(labels), Arc::new(l))
+        });
+        Arc::clone(unnamed)
     }
 }
 

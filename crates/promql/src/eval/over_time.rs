@@ -8,11 +8,12 @@ use promql_parser::parser::Expr;
 use super::quantile::quantile;
 use super::rate::{extrapolated_rate, instant_value};
 use super::selector::{duration_ms, offset_ms};
-use super::{MatrixSeries, Sample, drop_name};
+use super::{Evaluator, MatrixSeries, Sample};
 use crate::error::PromqlError;
 
 /// Applies a range-vector function to every series of `m`.
 pub(crate) fn range_function(
+    ev: &mut Evaluator<'_>,
     name: &str,
     arg: &Expr,
     m: &[MatrixSeries<'_>],
@@ -56,7 +57,7 @@ pub(crate) fn range_function(
             let labels = if name == "last_over_time" {
                 Arc::clone(&s.labels)
             } else {
-                drop_name(&s.labels)
+                ev.drop_name(&s.labels)
             };
             out.push(Sample { labels, t, v });
         }
