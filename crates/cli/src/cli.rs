@@ -194,6 +194,26 @@ pub struct LabRunArgs {
 pub enum BenchCommand {
     /// Post Alertmanager webhooks over loopback and report durable alerts/s and ack latency.
     Intake(BenchIntakeArgs),
+    /// Step the seed scenario for a simulated hour and a large synthetic fleet for ten
+    /// simulated minutes; report simulated seconds per wall second and peak memory.
+    Lab(BenchLabArgs),
+}
+
+/// `pagerless bench lab`.
+#[derive(Debug, ClapArgs)]
+pub struct BenchLabArgs {
+    /// Nodes in the synthetic fleet.
+    #[arg(long, default_value_t = 1000)]
+    pub nodes: usize,
+    /// Pods in the synthetic fleet (services of 20 pods each).
+    #[arg(long, default_value_t = 10_000)]
+    pub pods: usize,
+    /// Simulated minutes of the fleet.
+    #[arg(long, default_value_t = 10)]
+    pub fleet_minutes: i64,
+    /// Simulated minutes of the seed scenario.
+    #[arg(long, default_value_t = 60)]
+    pub seed_minutes: i64,
 }
 
 /// `pagerless bench intake`.

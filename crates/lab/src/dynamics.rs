@@ -332,11 +332,22 @@ pub fn step(
             *rps.entry(callee.as_str()).or_insert(0.0) += here;
         }
     }
-    let ready_of = |svc: &str, states: &BTreeMap<String, PodSim>| {
-        pods.iter()
-            .filter(|p| p.service == svc && states.get(p.key).is_some_and(PodSim::ready))
-            .count()
-    };
+    // Pods grouped by service, once, and each service's ready count.
+    let mut by_service: BTreeMap<&str, Vec<&PodInput<'_>>> = BTreeMap::new();
+    for p in pods {
+        by_service.entry(p.service).or_default().push(p);
+    }
+    let ready_count: BTreeMap<&str, usize> = by_service
+        .iter()
+        .map(|(svc, ps)| {
+            (
+                *svc,
+                ps.iter()
+                    .filter(|p| states.get(p.key).is_some_and(PodSim::ready))
+                    .count(),
+            )
+        })
+        .collect();
     // Load balancing is never perfectly even: each pod has a fixed weight.
     let weight = |key: &str| Rng::keyed(seed, &format!("{key}#share")).jitter(0.08);
     let mut weights: BTreeMap<&str, f64> = BTreeMap::new();
@@ -379,7 +390,11 @@ pub fn step(
     let mut outcome: BTreeMap<String, ServiceOutcome> = BTreeMap::new();
     for (name, svc) in services.iter().rev() {
         let svc_rps = rps.get(name.as_str()).copied().unwrap_or(0.0);
-        let ready = ready_of(name, states);
+        let ready = ready_count.get(name.as_str()).copied().unwrap_or(0);
+        let members = by_service
+            .get(name.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let (mut down_median, mut down_ok) = (0.0, 1.0);
         for callee in &svc.calls {
             if let Some(o) = outcome.get(callee) {
@@ -389,7 +404,7 @@ pub fn step(
         }
         let mut sum_median = 0.0;
         let mut sum_ok = 0.0;
-        for p in pods.iter().filter(|p| p.service == name.as_str()) {
+        for p in members.iter().copied() {
             let Some(st) = states.get_mut(p.key) else {
                 continue;
             };
@@ -489,7 +504,7 @@ pub fn step(
                 }
             }
         }
-        for p in pods.iter().filter(|p| p.service == name.as_str()) {
+        for p in members.iter().copied() {
             // Containers not serving still use memory while starting.
             if let Some(st) = states.get_mut(p.key)
                 && matches!(st.run, Run::Starting { .. })

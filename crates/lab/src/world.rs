@@ -746,7 +746,9 @@ impl World {
             });
         }
         // Pods gone from the cluster take their state with them.
-        sims.retain(|k, _| scheduled.iter().any(|s| &s.key == k));
+        let live: std::collections::HashSet<&str> =
+            scheduled.iter().map(|s| s.key.as_str()).collect();
+        sims.retain(|k, _| live.contains(k.as_str()));
 
         let fallback = Profile::of(&crate::scenario::Behaviour::default());
         let inputs: Vec<PodInput<'_>> = scheduled
@@ -1100,16 +1102,20 @@ impl World {
                 ),
             );
         }
-        for (name, n) in &self.nodes {
-            let (mut cpu, mut mem) = (0.0, 1.5 * 1073741824.0);
-            for pod in c.iter::<Pod>(None) {
-                if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str())
-                    && let Some(sim) = sims.get(&pod_key(pod))
-                {
-                    cpu += sim.cpu_cores;
-                    mem += sim.working_set;
-                }
+        // One pass over pods for every node's totals.
+        let mut per_node: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+        for pod in c.iter::<Pod>(None) {
+            if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
+                && let Some(sim) = sims.get(&pod_key(pod))
+            {
+                let e = per_node.entry(node).or_insert((0.0, 0.0));
+                e.0 += sim.cpu_cores;
+                e.1 += sim.working_set;
             }
+        }
+        for (name, n) in &self.nodes {
+            let (cpu, pods_mem) = per_node.get(name.as_str()).copied().unwrap_or_default();
+            let mem = 1.5 * 1073741824.0 + pods_mem;
             let l = [("job", "node-exporter"), ("node", name.as_str())];
             put("node_load1", &l, cpu);
             put("node_memory_MemTotal_bytes", &l, n.memory.f());

@@ -14,7 +14,7 @@ use pagerless_server::AppState;
 use pagerless_store::{SqliteStore, Store};
 use serde::Serialize;
 
-use crate::cli::BenchIntakeArgs;
+use crate::cli::{BenchIntakeArgs, BenchLabArgs};
 use crate::settings::Settings;
 
 #[derive(Debug, Serialize)]
@@ -239,4 +239,63 @@ fn payload(run: i64, i: u32, per: u32) -> String {
         r#"{{"receiver":"pagerless","status":"firing","alerts":[{}],"groupLabels":{{"alertname":"BenchLatencyHigh","instance":"{i}"}},"commonLabels":{{"alertname":"BenchLatencyHigh"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"{{}}:{{alertname=\"BenchLatencyHigh\", run=\"{run}\", delivery=\"{i}\"}}","truncatedAlerts":0}}"#,
         alerts.join(",")
     )
+}
+
+/// `pagerless bench lab`: the lab's speed on the seed scenario and a large fleet.
+pub fn lab(args: &BenchLabArgs) -> Result<ExitCode> {
+    if args.nodes == 0 || args.pods < 20 {
+        bail!("--nodes must be at least 1 and --pods at least 20");
+    }
+    let seed = pagerless_lab::find_scenario("order-service-oom")?;
+    let seed_secs = args.seed_minutes * 60;
+    let (wall, steps) = step_world(seed, seed_secs)?;
+    println!(
+        "seed   order-service-oom  {seed_secs} simulated s in {wall:.2} wall s ({steps} steps): {:.0} simulated s per wall s",
+        seed_secs as f64 / wall
+    );
+    let fleet_secs = args.fleet_minutes * 60;
+    let fleet = pagerless_lab::fleet::fleet(
+        args.nodes,
+        args.pods / 20,
+        20,
+        pagerless_lab::units::Secs(fleet_secs),
+    );
+    let (wall, steps) = step_world(fleet, fleet_secs)?;
+    println!(
+        "fleet  {} nodes, {} pods   {fleet_secs} simulated s in {wall:.2} wall s ({steps} steps): {:.1} simulated s per wall s",
+        args.nodes,
+        args.pods / 20 * 20,
+        fleet_secs as f64 / wall
+    );
+    match peak_rss_mib() {
+        Some(mib) => println!("peak_rss_mib={mib:.0}"),
+        None => println!("peak_rss_mib=unknown"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn step_world(scenario: pagerless_lab::Scenario, secs: i64) -> Result<(f64, u64)> {
+    let step = scenario.step.0;
+    let started = Instant::now();
+    let mut world = pagerless_lab::world::World::new(scenario, None, None)?;
+    let mut steps = 0;
+    let mut last_report = Instant::now();
+    while world.elapsed_secs() < secs {
+        world.step()?;
+        steps += 1;
+        if last_report.elapsed() > Duration::from_secs(5) {
+            eprintln!("  {} of {secs} simulated s", world.elapsed_secs());
+            last_report = Instant::now();
+        }
+    }
+    let _ = step;
+    Ok((started.elapsed().as_secs_f64(), steps))
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

@@ -54,6 +54,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Intake(bench),
         } => bench::intake(&settings, &bench).await,
+        Command::Bench {
+            command: BenchCommand::Lab(bench),
+        } => bench::lab(&bench),
         Command::Init(_) | Command::Lab { .. } => unreachable!("handled above"),
     }
 }
