@@ -308,6 +308,34 @@ impl IacRepo {
         Ok(repo)
     }
 
+    /// Brings the work tree up to the remote's main (someone merged a pull
+    /// request, say) and returns the services whose chart values changed.
+    pub fn pull(&mut self) -> Result<Vec<String>, IacError> {
+        let before = git(&self.work, &["rev-parse", "HEAD"], None)?;
+        git(
+            &self.work,
+            &["pull", "-q", "--ff-only", "origin", "main"],
+            None,
+        )?;
+        if git(&self.work, &["rev-parse", "HEAD"], None)? == before {
+            return Ok(Vec::new());
+        }
+        let mut changed = Vec::new();
+        for (name, values) in &mut self.charts {
+            let file = format!("charts/{name}/values.yaml");
+            let path = self.work.join(&file);
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| IacError::Io { path, source })?;
+            let new =
+                ChartValues::parse(&text).map_err(|message| IacError::Change { file, message })?;
+            if &new != values {
+                *values = new;
+                changed.push(name.clone());
+            }
+        }
+        Ok(changed)
+    }
+
     /// Applies a commit's changes, commits them at `at` and pushes to the remote.
     /// Returns the new commit's hash.
     pub fn commit(&mut self, c: &Commit, at: DateTime<Utc>) -> Result<String, IacError> {

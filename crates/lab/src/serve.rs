@@ -266,6 +266,27 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     }
 }
 
+/// `POST /lab/v1/iac/sync`: roll out what main holds now, without waiting for
+/// the simulated minute's poll.
+async fn iac_sync(State(shared): State<Shared>) -> impl IntoResponse {
+    let Ok(mut world) = shared.world.lock() else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({"error": "world lock poisoned"})),
+        );
+    };
+    match world.sync_iac() {
+        Ok(deployed) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"deployed": deployed})),
+        ),
+        Err(e) => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({"error": e.to_string()})),
+        ),
+    }
+}
+
 async fn status(State(shared): State<Shared>) -> impl IntoResponse {
     let Ok(world) = shared.world.lock() else {
         return Json(serde_json::json!({"error": "world lock poisoned"}));
@@ -340,6 +361,7 @@ pub async fn run(
         axum::Router::new()
             .route("/metrics", get(metrics))
             .route("/lab/v1/status", get(status))
+            .route("/lab/v1/iac/sync", post(iac_sync))
             .route("/lab/v1/nodes/{node}", post(node_exec))
             .with_state(shared.clone()),
     );

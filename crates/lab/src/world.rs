@@ -310,6 +310,10 @@ impl World {
         self.t += dt;
         let now = self.now();
         self.apply_due_events(self.t)?;
+        // The GitOps controller polls main every simulated minute.
+        if self.t % 60 == 0 {
+            self.sync_iac()?;
+        }
         self.faults.retain(|f| f.until.is_none_or(|u| u > self.t));
         self.step_nodes(dt as f64, now)?;
         {
@@ -370,24 +374,24 @@ impl World {
         Ok(())
     }
 
-    /// Reads a service's chart from the IaC repository's work tree (after a merge)
-    /// and rolls it out.
-    pub fn deploy_from_repo(&mut self, service: &str) -> Result<(), WorldError> {
-        if let Some(repo) = &self.repo {
-            let path = repo
-                .work_tree()
-                .join(format!("charts/{service}/values.yaml"));
-            let text = std::fs::read_to_string(&path).map_err(|source| IacError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let values = ChartValues::parse(&text).map_err(|message| IacError::Change {
-                file: format!("charts/{service}/values.yaml"),
-                message,
-            })?;
-            self.charts.insert(service.to_owned(), values);
+    /// Does what a GitOps controller does: pulls the IaC remote's main and rolls
+    /// out every service whose chart changed (a merged pull request, say).
+    /// Returns those services. Without a repository, does nothing.
+    pub fn sync_iac(&mut self) -> Result<Vec<String>, WorldError> {
+        let Some(repo) = self.repo.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let changed = repo.pull()?;
+        for svc in &changed {
+            if let Some(values) = repo.chart(svc) {
+                self.charts.insert(svc.clone(), values.clone());
+            }
         }
-        self.deploy(service)
+        for svc in &changed {
+            tracing::info!(service = %svc, "IaC main changed; rolling the chart out");
+            self.deploy(svc)?;
+        }
+        Ok(changed)
     }
 
     fn build_cluster(&mut self) -> Result<(), WorldError> {
@@ -559,6 +563,8 @@ impl World {
     }
 
     fn commit(&mut self, c: &Commit, at: DateTime<Utc>) -> Result<(), WorldError> {
+        // Land on top of whatever was merged meanwhile.
+        self.sync_iac()?;
         for ch in &c.changes {
             if let Some(svc) = crate::validate::chart_service(&ch.file)
                 && let Some(values) = self.charts.get_mut(svc)

@@ -284,3 +284,85 @@ fn the_noisy_neighbour_loads_one_node() {
     let a = one(&w, "node_load1{node=\"node-a\"}");
     assert!(b > 2.0 * a, "node-b is the busy one: {b} vs {a}");
 }
+
+#[test]
+fn merging_the_fix_into_main_rolls_it_out_and_heals_the_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = find_scenario("order-service-oom").unwrap();
+    let mut w = World::new(s, Some(&dir.path().join("iac")), None).unwrap();
+    run_until(&mut w, 45 * 60, |w| !w.firing_alerts().is_empty()).expect("fires");
+
+    // A human merges the fix: memory limit back to 2Gi on main.
+    let remote = w.repo().unwrap().remote().to_owned();
+    let clone = dir.path().join("clone");
+    let git = |args: &[&str], cwd: &std::path::Path| {
+        let out = std::process::Command::new("git")
+            .current_dir(cwd)
+            .args([
+                "-c",
+                "user.name=Reviewer",
+                "-c",
+                "user.email=r@x",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let values = clone.join("charts/order-service/values.yaml");
+    let text = std::fs::read_to_string(&values)
+        .unwrap()
+        .replace("    memory: 512Mi", "    memory: 2Gi");
+    std::fs::write(&values, text).unwrap();
+    git(
+        &[
+            "commit",
+            "-qam",
+            "order-service: restore the 2Gi memory limit",
+        ],
+        &clone,
+    );
+    git(&["push", "-q", "origin", "main"], &clone);
+
+    // Within a simulated minute the controller rolls it out.
+    let merged_at = w.elapsed_secs();
+    run_until(&mut w, merged_at + 60, |_| false);
+    let cluster = w.cluster();
+    let limit = {
+        let c = cluster.read().unwrap();
+        let d = c.get::<Deployment>(Some("shop"), "order-service").unwrap();
+        d.spec.unwrap().template.spec.unwrap().containers[0]
+            .resources
+            .clone()
+            .unwrap()
+            .limits
+            .unwrap()["memory"]
+            .0
+            .clone()
+    };
+    assert_eq!(limit, "2Gi");
+    let healed = run_until(&mut w, merged_at + 20 * 60, |w| {
+        w.firing_alerts().is_empty() && one(w, SEED_P99) < 0.3
+    });
+    assert!(healed.is_some(), "the fix heals the service");
+    let restarts = one(
+        &w,
+        "sum(increase(kube_pod_container_status_restarts_total{container=\"order-api-v2\"}[5m]))",
+    );
+    assert_eq!(restarts, 0.0, "no more OOMKills");
+}
