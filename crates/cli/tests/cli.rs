@@ -241,3 +241,46 @@ async fn incidents_from_the_store_and_from_the_server_agree() {
         assert!(err.contains("no incident 999"), "{err}");
     }
 }
+
+#[test]
+fn lab_list_and_check() {
+    let (ok, out, err) = run_cli(&["lab", "list"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 9, "{out}");
+    assert!(
+        out.starts_with("order-service-oom"),
+        "the seed first: {out}"
+    );
+
+    let (ok, out, _) = run_cli(&["lab", "check", "order-service-oom"], &[]);
+    assert!(ok);
+    assert!(
+        out.contains("order-service-oom: ok (3 nodes, 3 services"),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yaml");
+    let seed = include_str!("../../../scenarios/order-service-oom.yaml");
+    std::fs::write(
+        &bad,
+        seed.replace(
+            "calls: [payment-service, inventory-service]",
+            "calls: [payment-service, inventroy-service]",
+        ),
+    )
+    .expect("write");
+    let (ok, _, err) = run_cli(&["lab", "check", bad.to_str().expect("utf-8")], &[]);
+    assert!(!ok);
+    let line = seed
+        .lines()
+        .position(|l| l.contains("calls: [payment-service, inventory-service]"))
+        .expect("line")
+        + 1;
+    assert!(
+        err.contains(&format!(
+            "bad.yaml:{line}: services[0].calls[1]: no service `inventroy-service`"
+        )),
+        "{err}"
+    );
+}
