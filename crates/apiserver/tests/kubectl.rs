@@ -48,9 +48,18 @@ impl Kubectl {
     }
 }
 
+/// What the lab's next steps do: reconcile until nothing changes (a rolling
+/// update takes several rounds).
 fn lab_step(cluster: &Arc<RwLock<Cluster>>) {
     let mut c = cluster.write().unwrap();
-    reconcile(&mut c, world::t0() + chrono::Duration::minutes(6));
+    for _ in 0..20 {
+        let before = c.resource_version();
+        reconcile(&mut c, world::t0() + chrono::Duration::minutes(6));
+        if c.resource_version() == before {
+            return;
+        }
+    }
+    panic!("the cluster did not settle");
 }
 
 fn replica_sets(cluster: &Arc<RwLock<Cluster>>) -> Vec<ReplicaSet> {

@@ -324,6 +324,18 @@ impl World {
             reconcile(&mut c, now);
         }
         self.step_pods(dt as f64, now)?;
+        {
+            // Kubelet's reports change readiness; the controllers' status views
+            // follow before the next round, so rollouts wait for ready pods.
+            use pagerless_apiserver::controllers::{deployment, kubelet, replicaset};
+            let mut c = self
+                .cluster
+                .write()
+                .map_err(|_| WorldError::Cluster("lock poisoned".into()))?;
+            kubelet::sync_conditions(&mut c, now);
+            replicaset::sync_status(&mut c);
+            deployment::sync_status(&mut c, now);
+        }
         self.step_databases(dt as f64);
         self.emit_metrics();
         let t_ms = now.timestamp_millis();

@@ -366,3 +366,45 @@ fn merging_the_fix_into_main_rolls_it_out_and_heals_the_world() {
     );
     assert_eq!(restarts, 0.0, "no more OOMKills");
 }
+
+#[test]
+fn a_bad_rollout_stalls_with_the_old_pods_still_serving() {
+    // RollingUpdate with maxUnavailable 25% of 2 replicas (0) and maxSurge 1:
+    // one new pod crash-loops, the two old ones keep serving.
+    let s = find_scenario("bad-config-crashloop").unwrap();
+    let mut w = World::new(s, None, None).unwrap();
+    run_until(&mut w, 45 * 60, |w| !w.firing_alerts().is_empty())
+        .expect("KubePodCrashLooping fires");
+    let cluster = w.cluster();
+    let c = cluster.read().unwrap();
+    let pods = c.list::<Pod>(Some("messaging"));
+    assert_eq!(pods.len(), 3, "two old pods and one surge pod");
+    let env_of = |p: &Pod| {
+        p.spec.as_ref().unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap_or_default()
+    };
+    let crashing: Vec<&Pod> = pods
+        .iter()
+        .filter(|p| {
+            env_of(p)
+                .iter()
+                .any(|e| e.name == "DB_POOL_SIZE" && e.value.as_deref() == Some("0"))
+        })
+        .collect();
+    assert_eq!(crashing.len(), 1);
+    let cs = crashing[0]
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0]
+        .clone();
+    assert!(cs.restart_count >= 2);
+    assert!(!cs.ready);
+    let outcome = &w.outcome()["notification-service"];
+    assert_eq!(outcome.ready, 2, "the old pods serve");
+    assert!(outcome.error_rate < 0.01);
+}

@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{controller_ref, controller_uid, fnv32a};
 use crate::events::object_reference;
@@ -251,17 +252,132 @@ pub fn sync_replica_sets(cluster: &mut Cluster, now: DateTime<Utc>) {
                 None => continue,
             },
         };
-        set_replicas(cluster, &d, &current_rs, desired(&d), now);
-        for old in mine
+        let mut olds: Vec<ReplicaSet> = mine
             .iter()
             .filter(|rs| rs.metadata.uid != current_rs.metadata.uid)
-        {
-            if let Some(fresh) = cluster.get::<ReplicaSet>(
-                old.metadata.namespace.as_deref(),
-                old.metadata.name.as_deref().unwrap_or_default(),
-            ) {
-                set_replicas(cluster, &d, &fresh, 0, now);
+            .filter_map(|old| {
+                cluster.get::<ReplicaSet>(
+                    old.metadata.namespace.as_deref(),
+                    old.metadata.name.as_deref().unwrap_or_default(),
+                )
+            })
+            .collect();
+        olds.sort_by_key(|rs| revision(&rs.metadata));
+        let recreate = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.strategy.as_ref())
+            .and_then(|s| s.type_.as_deref())
+            == Some("Recreate");
+        if recreate {
+            for old in &olds {
+                set_replicas(cluster, &d, old, 0, now);
             }
+            set_replicas(cluster, &d, &current_rs, desired(&d), now);
+        } else {
+            rolling_update(cluster, &d, &current_rs, &olds, now);
+        }
+    }
+}
+
+fn spec_replicas(rs: &ReplicaSet) -> i32 {
+    rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)
+}
+
+fn available_replicas(rs: &ReplicaSet) -> i32 {
+    rs.status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0)
+}
+
+/// `maxSurge` and `maxUnavailable` resolved against `desired`, as the real
+/// controller does: percentages round surge up and unavailability down, and
+/// both zero means one may be unavailable. Defaults are 25% each.
+pub fn surge_and_unavailable(d: &Deployment) -> (i32, i32) {
+    let want = desired(d);
+    let ru = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.strategy.as_ref())
+        .and_then(|s| s.rolling_update.as_ref());
+    let resolve = |v: Option<&IntOrString>, up: bool| -> i32 {
+        match v {
+            Some(IntOrString::Int(n)) => *n,
+            Some(IntOrString::String(p)) => {
+                let pct: f64 = p.trim_end_matches('%').parse().unwrap_or(25.0);
+                let exact = f64::from(want) * pct / 100.0;
+                (if up { exact.ceil() } else { exact.floor() }) as i32
+            }
+            None => {
+                let exact = f64::from(want) * 0.25;
+                (if up { exact.ceil() } else { exact.floor() }) as i32
+            }
+        }
+    };
+    let surge = resolve(ru.and_then(|r| r.max_surge.as_ref()), true);
+    let unavailable = resolve(ru.and_then(|r| r.max_unavailable.as_ref()), false);
+    if surge == 0 && unavailable == 0 {
+        (0, 1)
+    } else {
+        (surge, unavailable)
+    }
+}
+
+/// One round of the RollingUpdate strategy, as the real controller plays it:
+/// scale the new ReplicaSet up within `maxSurge`, then scale old ones down,
+/// oldest first, only as far as `maxUnavailable` allows given how many new
+/// pods are available. A new template whose pods never become ready leaves
+/// the rollout stuck with the old pods serving.
+fn rolling_update(
+    cluster: &mut Cluster,
+    d: &Deployment,
+    new_rs: &ReplicaSet,
+    olds: &[ReplicaSet],
+    now: DateTime<Utc>,
+) {
+    let want = desired(d);
+    let (surge, unavailable) = surge_and_unavailable(d);
+    let old_total: i32 = olds.iter().map(spec_replicas).sum();
+    let new_spec = spec_replicas(new_rs);
+    // Scale up the new ReplicaSet.
+    let total = old_total + new_spec;
+    let target = if new_spec > want {
+        want
+    } else if old_total == 0 {
+        want
+    } else {
+        let room = (want + surge - total).max(0);
+        (new_spec + room).min(want)
+    };
+    set_replicas(cluster, d, new_rs, target, now);
+    // Scale down old ones.
+    let new_unavailable = (target - available_replicas(new_rs)).max(0);
+    let all = old_total + target;
+    let min_available = want - unavailable;
+    let mut budget = (all - min_available - new_unavailable).max(0);
+    // Old pods that are not available anyway go first: removing them costs nothing.
+    let mut remaining = Vec::new();
+    for old in olds {
+        let unhealthy = (spec_replicas(old) - available_replicas(old)).max(0);
+        let cut = unhealthy.min(spec_replicas(old));
+        let left = spec_replicas(old) - cut;
+        if cut > 0 {
+            set_replicas(cluster, d, old, left, now);
+        }
+        remaining.push((old, left));
+    }
+    for (old, left) in remaining {
+        if budget == 0 || left == 0 {
+            continue;
+        }
+        let cut = budget.min(left);
+        if let Some(fresh) = cluster.get::<ReplicaSet>(
+            old.metadata.namespace.as_deref(),
+            old.metadata.name.as_deref().unwrap_or_default(),
+        ) {
+            set_replicas(cluster, d, &fresh, left - cut, now);
+            budget -= cut;
         }
     }
 }

@@ -141,6 +141,37 @@ fn same_scenario_same_world() {
     assert_eq!(a.resource_version(), rv);
 }
 
+/// Reconciles until nothing changes, checking on every round that no more
+/// pods are unavailable than `maxUnavailable` allows and no more exist than
+/// `maxSurge` allows. Returns the rounds it took.
+fn roll_out(c: &mut crate::Cluster) -> usize {
+    for round in 1..=20 {
+        let before = c.resource_version();
+        reconcile(c, now());
+        let d: Deployment = c.get(Some("shop"), "web").unwrap();
+        let want = d.spec.as_ref().unwrap().replicas.unwrap();
+        let (surge, unavailable) = crate::controllers::deployment::surge_and_unavailable(&d);
+        let pods: Vec<Pod> = c.list(Some("shop"));
+        let ready = pods
+            .iter()
+            .filter(|p| crate::pod_status::pod_is_ready(p))
+            .count() as i32;
+        assert!(
+            ready >= want - unavailable,
+            "round {round}: {ready} ready of {want}"
+        );
+        assert!(
+            pods.len() as i32 <= want + surge,
+            "round {round}: {} pods",
+            pods.len()
+        );
+        if c.resource_version() == before {
+            return round;
+        }
+    }
+    panic!("the rollout did not settle");
+}
+
 #[test]
 fn rollout_and_rollback_revisions() {
     let mut c = world(2);
@@ -152,7 +183,11 @@ fn rollout_and_rollback_revisions() {
     assert_eq!(first_name, format!("web-{}", labels["pod-template-hash"]));
 
     set_image(&mut c, "web:2");
-    reconcile(&mut c, now());
+    let rounds = roll_out(&mut c);
+    assert!(
+        rounds > 1,
+        "a rolling update takes several rounds, not one: {rounds}"
+    );
     let d: Deployment = c.get(Some("shop"), "web").unwrap();
     assert_eq!(d.metadata.generation, Some(2));
     assert_eq!(d.status.as_ref().unwrap().observed_generation, Some(2));
@@ -184,7 +219,7 @@ fn rollout_and_rollback_revisions() {
 
     // Back to the first template: its ReplicaSet is reused and takes revision 3.
     set_image(&mut c, "web:1");
-    reconcile(&mut c, now());
+    roll_out(&mut c);
     let sets: Vec<ReplicaSet> = c.list(Some("shop"));
     assert_eq!(sets.len(), 2);
     let old = sets
