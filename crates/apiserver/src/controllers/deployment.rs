@@ -342,9 +342,7 @@ fn rolling_update(
     let new_spec = spec_replicas(new_rs);
     // Scale up the new ReplicaSet.
     let total = old_total + new_spec;
-    let target = if new_spec > want {
-        want
-    } else if old_total == 0 {
+    let target = if new_spec > want || old_total == 0 {
         want
     } else {
         let room = (want + surge - total).max(0);
