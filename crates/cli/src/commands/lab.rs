@@ -68,9 +68,7 @@ pub async fn run(args: &LabRunArgs) -> Result<ExitCode> {
             println!("  try: kubectl --kubeconfig {} get pods -A", e.kubeconfig);
             println!("Ctrl-C stops it.");
         },
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
+        super::shutdown_signal(),
     )
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -50,7 +50,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
     println!("    curl -sS{auth} http://{local}/api/v1/incidents");
     tracing::info!(%local, store = %store.location(), "serving");
 
-    pagerless_server::serve(listener, app, shutdown_signal()).await?;
+    pagerless_server::serve(listener, app, super::shutdown_signal()).await?;
     tracing::info!("shutting down: finishing queued writes");
     match Arc::try_unwrap(store) {
         Ok(store) => store.close().await,
@@ -66,31 +66,4 @@ fn example_payload() -> String {
     format!(
         r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"HighLatency\"}}","status":"firing","receiver":"pagerless","alerts":[{{"status":"firing","labels":{{"alertname":"HighLatency","service":"checkout","severity":"critical","env":"staging"}},"annotations":{{"summary":"p99 latency above 300ms"}},"startsAt":"{now}","fingerprint":"c0ffee0123456789"}}]}}"#
     )
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
