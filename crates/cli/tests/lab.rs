@@ -70,6 +70,25 @@ fn prom(base: &str, query: &str) -> Vec<Value> {
     v["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
+/// Runs `command` on a lab node through its shell endpoint.
+fn shell_exec(shell: &str, node: &str, command: &str) -> Value {
+    let body = serde_json::json!({ "command": command }).to_string();
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+        ])
+        .arg(format!("{shell}/{node}"))
+        .output()
+        .expect("curl");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
 fn wait_for(what: &str, secs: u64, lab: &Proc, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !f() {
@@ -297,40 +316,20 @@ fn kubectl_drives_a_running_lab() {
 
     // Node shells answer the allowlist and refuse the rest.
     let shell = ep["shell"].as_str().expect("shell");
-    let df = Command::new("curl")
-        .args([
-            "-sS",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            "{\"command\": \"df -h\"}",
-        ])
-        .arg(format!("{shell}/node-a"))
-        .output()
-        .expect("curl");
-    let df: Value = serde_json::from_slice(&df.stdout).expect("JSON");
+    let df = shell_exec(shell, "node-a", "df -h");
     assert!(
         df["stdout"]
             .as_str()
             .is_some_and(|s| s.contains("Filesystem")),
         "{df}"
     );
-    let refused = Command::new("curl")
-        .args([
-            "-sS",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            "{\"command\": \"rm -rf /\"}",
-        ])
-        .arg(format!("{shell}/node-a"))
-        .output()
-        .expect("curl");
-    assert!(String::from_utf8_lossy(&refused.stdout).contains("not an allowed command"));
+    let refused = shell_exec(shell, "node-a", "rm -rf /");
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not an allowed command")),
+        "{refused}"
+    );
 
     // The IaC remote clones, with the culprit commit in it.
     let clone = dir.path().join("clone");

@@ -908,26 +908,7 @@ impl World {
             .iter()
             .filter(|s| s.postgres.is_some())
         {
-            let max = f64::from(db.postgres.as_ref().map_or(100, |p| p.max_connections));
-            let (mut wanted, mut idle) = (0.0, 0.0);
-            let mut leaked = 0.0;
-            for caller in self
-                .scenario
-                .services
-                .iter()
-                .filter(|s| s.calls.contains(&db.name))
-            {
-                let rps = self.outcome.get(&caller.name).map_or(0.0, |o| o.rps);
-                let per = profile_of(&self.profiles, &caller.name, &caller.tag)
-                    .map_or(0.0, |p| p.db_per_rps);
-                wanted += per * rps;
-                idle += 2.0
-                    * self
-                        .outcome
-                        .get(&caller.name)
-                        .map_or(0.0, |o| o.ready as f64);
-                leaked += self.leaked.get(&caller.name).copied().unwrap_or(0.0);
-            }
+            let (max, wanted, idle, leaked) = self.db_load(db);
             let free_for_work = (max - leaked.min(max) - idle).max(0.0);
             if wanted > free_for_work && wanted > 0.0 {
                 let shortfall = (wanted - free_for_work) / wanted;
@@ -941,6 +922,27 @@ impl World {
                 }
             }
         }
+    }
+
+    /// A database's `max_connections` and what its callers ask of it: connections
+    /// busy with requests, idle pool connections, and leaked sessions.
+    fn db_load(&self, db: &crate::scenario::ServiceSpec) -> (f64, f64, f64, f64) {
+        let max = f64::from(db.postgres.as_ref().map_or(100, |p| p.max_connections));
+        let (mut active, mut idle, mut leaked) = (0.0, 0.0, 0.0);
+        for caller in self
+            .scenario
+            .services
+            .iter()
+            .filter(|s| s.calls.contains(&db.name))
+        {
+            let outcome = self.outcome.get(&caller.name);
+            let per =
+                profile_of(&self.profiles, &caller.name, &caller.tag).map_or(0.0, |p| p.db_per_rps);
+            active += per * outcome.map_or(0.0, |o| o.rps);
+            idle += 2.0 * outcome.map_or(0.0, |o| o.ready as f64);
+            leaked += self.leaked.get(&caller.name).copied().unwrap_or(0.0);
+        }
+        (max, active, idle, leaked)
     }
 
     fn emit_metrics(&mut self) {
@@ -1188,27 +1190,7 @@ impl World {
             .iter()
             .filter(|s| s.postgres.is_some())
         {
-            let max = f64::from(db.postgres.as_ref().map_or(100, |p| p.max_connections));
-            let mut active = 0.0;
-            let mut idle = 0.0;
-            let mut leaked = 0.0;
-            for caller in self
-                .scenario
-                .services
-                .iter()
-                .filter(|s| s.calls.contains(&db.name))
-            {
-                let rps = self.outcome.get(&caller.name).map_or(0.0, |o| o.rps);
-                let per = profile_of(&self.profiles, &caller.name, &caller.tag)
-                    .map_or(0.0, |p| p.db_per_rps);
-                active += per * rps;
-                idle += 2.0
-                    * self
-                        .outcome
-                        .get(&caller.name)
-                        .map_or(0.0, |o| o.ready as f64);
-                leaked += self.leaked.get(&caller.name).copied().unwrap_or(0.0);
-            }
+            let (max, active, idle, leaked) = self.db_load(db);
             let leaked = leaked.min(max).floor();
             let idle = idle.min(max - leaked).floor();
             let active = active.min(max - leaked - idle).max(0.0).round();
