@@ -8,6 +8,7 @@
 mod alert;
 mod environment;
 mod incident;
+mod investigation;
 mod scope;
 
 pub use alert::{Alert, AlertBatch, AlertId, AlertStatus, IncomingAlert, Labels};
@@ -15,5 +16,9 @@ pub use environment::Environment;
 pub use incident::{
     Incident, IncidentDetail, IncidentFilter, IncidentId, IncidentStatus, IngestOutcome,
     ParseIdError, Severity,
+};
+pub use investigation::{
+    ActionKind, ActionRequest, Culprit, Diagnosis, Evidence, Fix, Investigation, Observation,
+    Outcome, Plan, Step, Target, TargetKind, ToolCall,
 };
 pub use scope::{LabelMapping, Scope};
