@@ -179,6 +179,22 @@ fn format_value(v: f64) -> String {
     }
 }
 
+/// Prometheus' generator URL for a rule: `{base}/graph?g0.expr=EXPR&g0.tab=1`,
+/// the expression form-encoded as Prometheus 2.42 writes it.
+pub fn generator_url(base: &str, expr: &str) -> String {
+    let mut enc = String::with_capacity(expr.len() * 3);
+    for b in expr.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                enc.push(b as char)
+            }
+            b' ' => enc.push('+'),
+            _ => enc.push_str(&format!("%{b:02X}")),
+        }
+    }
+    format!("{base}/graph?g0.expr={enc}&g0.tab=1")
+}
+
 /// The webhook body Alertmanager 0.25 would send for `alerts` of group `name`.
 pub fn webhook(name: &str, alerts: &[Active], external_url: &str, generator_url: &str) -> Value {
     let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -291,6 +307,15 @@ mod tests {
             ev.evaluate(t0 + chrono::Duration::seconds(45), |_| one())
                 .is_empty(),
             "pending anew"
+        );
+    }
+
+    #[test]
+    fn generator_urls_encode_like_prometheus() {
+        // Prometheus 2.42 wrote `demo_queue_depth > 100` as below (fixtures/alertmanager/firing.json).
+        assert_eq!(
+            generator_url("http://vm:19090", "demo_queue_depth > 100"),
+            "http://vm:19090/graph?g0.expr=demo_queue_depth+%3E+100&g0.tab=1"
         );
     }
 

@@ -414,8 +414,11 @@ pub fn step(
             let share = if nd > node_cap { node_cap / nd } else { 1.0 };
             let avail = (p.limits.cpu.cores() * share).min(p.limits.cpu.cores());
             let used = d.min(avail);
-            let throttle = if d > 0.0 {
-                (1.0 - avail / d).max(0.0)
+            // CFS throttling is the cgroup's quota (the limit) biting; a busy node
+            // slows pods down without throttling them.
+            let limit_cores = p.limits.cpu.cores();
+            let throttle = if d > limit_cores && d > 0.0 {
+                (1.0 - limit_cores / d).max(0.0)
             } else {
                 0.0
             };

@@ -444,12 +444,15 @@ pub async fn run(
                 let firing = alerts.iter().filter(|a| a.resolved_at.is_none()).count();
                 tracing::info!(alert = %name, firing, elapsed, "alert group changed");
                 if let (Some(url), Some(http)) = (&opts.webhook, &http) {
-                    let body = crate::alerts::webhook(
-                        name,
-                        alerts,
-                        &endpoints.prometheus,
-                        &format!("{}/graph", endpoints.prometheus),
-                    );
+                    let expr = scenario
+                        .alerts
+                        .iter()
+                        .find(|r| &r.name == name)
+                        .map(|r| r.expr.as_str())
+                        .unwrap_or_default();
+                    let generator = crate::alerts::generator_url(&endpoints.prometheus, expr);
+                    let body =
+                        crate::alerts::webhook(name, alerts, &endpoints.prometheus, &generator);
                     post_webhook(http, url, opts.webhook_token.as_deref(), &body).await;
                 }
             }

@@ -1163,6 +1163,9 @@ impl World {
                 .and_then(|s| s.unschedulable)
                 .unwrap_or(false);
             let ksm = [("job", "kube-state-metrics"), ("node", name.as_str())];
+            let mut alloc = ksm.to_vec();
+            alloc.extend([("resource", "cpu"), ("unit", "core")]);
+            put("kube_node_status_allocatable", &alloc, n.cores);
             put(
                 "kube_node_spec_unschedulable",
                 &ksm,
