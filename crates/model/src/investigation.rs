@@ -222,7 +222,7 @@ pub enum Outcome {
     /// A root cause and what to do.
     Diagnosed {
         /// The diagnosis.
-        diagnosis: Diagnosis,
+        diagnosis: Box<Diagnosis>,
         /// The plan.
         plan: Plan,
     },

@@ -1,0 +1,250 @@
+//! The checks the embedded reasoner can make: each one tool call, the probes
+//! that read its answer, what it costs, and how an SRE would say why.
+
+use pagerless_model::ToolCall;
+use serde_json::json;
+
+use super::Facts;
+
+/// One check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    /// The alert's own expression: is the symptom there.
+    Symptom,
+    /// Working set against the memory limit, per pod of the namespace.
+    Memory,
+    /// CPU use against the CPU limit, per pod.
+    CpuUsage,
+    /// Throttled CFS periods, per pod.
+    Throttling,
+    /// Pods and their containers' last state.
+    Pods,
+    /// The IaC history of the suspect service's chart.
+    Git,
+    /// The suspect deployment and its rollout history.
+    Deployment,
+    /// The previous log of a crash-looping container.
+    Logs,
+    /// CPU demand against allocatable, per node.
+    NodeLoad,
+    /// Each service's latency now against before.
+    Services,
+    /// Database connections by state against max_connections.
+    Database,
+    /// Root filesystem free space, per node.
+    Disk,
+    /// Node conditions.
+    Nodes,
+    /// Watch a while, then the alert's expression again.
+    Recheck,
+}
+
+/// Every check, in the order ties are broken.
+pub const ALL: [Check; 14] = [
+    Check::Symptom,
+    Check::Memory,
+    Check::CpuUsage,
+    Check::Throttling,
+    Check::Pods,
+    Check::Git,
+    Check::Deployment,
+    Check::Logs,
+    Check::NodeLoad,
+    Check::Services,
+    Check::Database,
+    Check::Disk,
+    Check::Nodes,
+    Check::Recheck,
+];
+
+/// How long to watch a symptom that may heal by itself.
+pub const WATCH_SECS: u64 = 180;
+
+impl Check {
+    /// Its name in playbooks' `needs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Symptom => "symptom",
+            Check::Memory => "memory",
+            Check::CpuUsage => "cpu",
+            Check::Throttling => "throttling",
+            Check::Pods => "pods",
+            Check::Git => "git",
+            Check::Deployment => "deployment",
+            Check::Logs => "logs",
+            Check::NodeLoad => "node_load",
+            Check::Services => "services",
+            Check::Database => "database",
+            Check::Disk => "disk",
+            Check::Nodes => "nodes",
+            Check::Recheck => "recheck",
+        }
+    }
+
+    /// The probes its answer resolves.
+    pub fn probes(self) -> &'static [&'static str] {
+        match self {
+            Check::Symptom => &["symptom_present"],
+            Check::Memory => &["memory_near_limit"],
+            Check::CpuUsage => &["cpu_low"],
+            Check::Throttling => &["cpu_throttled"],
+            Check::Pods => &["oom_killed"],
+            Check::Git => &[
+                "memory_limit_lowered",
+                "cpu_limit_lowered",
+                "image_changed",
+                "config_changed",
+            ],
+            Check::Deployment => &[],
+            Check::Logs => &["crashloop_config_error"],
+            Check::NodeLoad => &["node_contention"],
+            Check::Services => &["downstream_latency"],
+            Check::Database => &["pool_saturated", "idle_in_transaction_high"],
+            Check::Disk => &["disk_filling"],
+            Check::Nodes => &["disk_pressure"],
+            Check::Recheck => &["symptom_recovered", "symptom_persists"],
+        }
+    }
+
+    /// Relative cost: metrics are cheap, git and waiting are not.
+    pub fn cost(self) -> f64 {
+        match self {
+            Check::Symptom
+            | Check::Memory
+            | Check::CpuUsage
+            | Check::Throttling
+            | Check::NodeLoad
+            | Check::Services
+            | Check::Database
+            | Check::Disk => 0.5,
+            Check::Pods | Check::Deployment | Check::Nodes => 0.8,
+            Check::Logs => 1.2,
+            Check::Git => 2.5,
+            Check::Recheck => 4.0,
+        }
+    }
+
+    /// The tool it needs.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Check::Symptom
+            | Check::Memory
+            | Check::CpuUsage
+            | Check::Throttling
+            | Check::NodeLoad
+            | Check::Services
+            | Check::Database
+            | Check::Disk
+            | Check::Recheck => "prometheus.query",
+            Check::Pods => "kubernetes.pods",
+            Check::Deployment => "kubernetes.deployment",
+            Check::Logs => "kubernetes.logs",
+            Check::Nodes => "kubernetes.nodes",
+            Check::Git => "git.history",
+        }
+    }
+
+    /// Whether it can run now, given what is known.
+    pub fn ready(self, f: &Facts) -> bool {
+        match self {
+            Check::Symptom | Check::Recheck => f.symptom.is_some(),
+            Check::Memory | Check::CpuUsage | Check::Throttling | Check::Pods => {
+                f.namespace.is_some()
+            }
+            Check::Git | Check::Deployment => f.suspect().is_some() && f.namespace.is_some(),
+            Check::Logs => f.crashing_pod.is_some(),
+            Check::NodeLoad => !f.service_nodes.is_empty(),
+            Check::Services | Check::Database | Check::Disk | Check::Nodes => true,
+        }
+    }
+
+    /// The call, for the facts so far.
+    pub fn call(self, f: &Facts) -> ToolCall {
+        let ns = f.namespace.clone().unwrap_or_default();
+        let query = |q: String| ToolCall {
+            tool: "prometheus.query".into(),
+            args: json!({ "query": q }),
+        };
+        match self {
+            Check::Symptom | Check::Recheck => query(f.symptom.clone().unwrap_or_default()),
+            Check::Memory => query(format!(
+                "max by (pod) (max_over_time(container_memory_working_set_bytes{{namespace=\"{ns}\"}}[15m]) / on(namespace, pod, container) group_left max by (namespace, pod, container) (kube_pod_container_resource_limits{{namespace=\"{ns}\", resource=\"memory\"}}))"
+            )),
+            Check::CpuUsage => query(format!(
+                "max by (pod) (rate(container_cpu_usage_seconds_total{{namespace=\"{ns}\"}}[5m]) / on(namespace, pod, container) group_left max by (namespace, pod, container) (kube_pod_container_resource_limits{{namespace=\"{ns}\", resource=\"cpu\"}}))"
+            )),
+            Check::Throttling => query(format!(
+                "max by (pod) (rate(container_cpu_cfs_throttled_periods_total{{namespace=\"{ns}\"}}[5m]) / rate(container_cpu_cfs_periods_total{{namespace=\"{ns}\"}}[5m]))"
+            )),
+            Check::NodeLoad => query(
+                "max by (node) (node_load1) / on(node) max by (node) (kube_node_status_allocatable{resource=\"cpu\"})".into(),
+            ),
+            Check::Services => query(
+                "histogram_quantile(0.5, sum by (le, service) (rate(http_request_duration_seconds_bucket[2m]))) / histogram_quantile(0.5, sum by (le, service) (rate(http_request_duration_seconds_bucket[2m] offset 15m)))".into(),
+            ),
+            Check::Database => query("pg_stat_activity_count or pg_settings_max_connections".into()),
+            Check::Disk => query("node_filesystem_avail_bytes{mountpoint=\"/\"} / node_filesystem_size_bytes{mountpoint=\"/\"}".into()),
+            Check::Pods => ToolCall { tool: "kubernetes.pods".into(), args: json!({ "namespace": ns }) },
+            Check::Nodes => ToolCall { tool: "kubernetes.nodes".into(), args: json!({}) },
+            Check::Deployment => ToolCall {
+                tool: "kubernetes.deployment".into(),
+                args: json!({ "namespace": ns, "name": f.suspect().unwrap_or_default() }),
+            },
+            Check::Logs => ToolCall {
+                tool: "kubernetes.logs".into(),
+                args: json!({ "namespace": ns, "pod": f.crashing_pod.clone().unwrap_or_default(), "previous": true, "tail": 20 }),
+            },
+            Check::Git => ToolCall {
+                tool: "git.history".into(),
+                args: json!({ "service": f.suspect().unwrap_or_default(), "limit": 10 }),
+            },
+        }
+    }
+
+    /// Why, in an SRE's words.
+    pub fn thought(self, f: &Facts, leading: &str) -> String {
+        let svc = f.suspect().unwrap_or_else(|| f.alertname.clone());
+        let ns = f.namespace.clone().unwrap_or_default();
+        match self {
+            Check::Symptom => format!(
+                "{} fired{}. First, confirm the symptom and its size with the rule's own expression.",
+                f.alertname,
+                f.service
+                    .as_ref()
+                    .map(|s| format!(" for {s}"))
+                    .unwrap_or_default()
+            ),
+            Check::Memory => format!(
+                "Latency or errors often mean a resource is exhausted. Memory first: how close do the pods in {ns} come to their memory limits over the last 15 minutes?"
+            ),
+            Check::CpuUsage => {
+                format!("And CPU: how much of their CPU limits do the pods in {ns} use?")
+            }
+            Check::Throttling => format!("{leading} Is the CPU limit throttling the pods in {ns}?"),
+            Check::Pods => format!(
+                "{leading} Are the pods in {ns} restarting, and how did their containers last stop?"
+            ),
+            Check::Git => {
+                format!("{leading} What changed? Reading the IaC history of {svc}'s chart.")
+            }
+            Check::Deployment => format!(
+                "{leading} What does {svc} run now, what did its rollouts change, and how many replicas does it have (for the plan)?"
+            ),
+            Check::Logs => format!(
+                "{leading} Why does the container exit? Reading the previous container's log of {}.",
+                f.crashing_pod.clone().unwrap_or_default()
+            ),
+            Check::NodeLoad => format!("{leading} Is a node that hosts {svc}'s pods out of CPU?"),
+            Check::Services => format!(
+                "{leading} Did another service slow down first? Comparing each service's median latency with 15 minutes ago."
+            ),
+            Check::Database => format!("{leading} Are the database's connection slots exhausted?"),
+            Check::Disk => format!("{leading} How much root filesystem do the nodes have left?"),
+            Check::Nodes => format!("{leading} What do the nodes' conditions say?"),
+            Check::Recheck => format!(
+                "{leading} Nothing we own explains it; a dependency's blip may heal by itself. Watching {} minutes before deciding, then looking at the symptom again.",
+                WATCH_SECS / 60
+            ),
+        }
+    }
+}
