@@ -300,6 +300,162 @@ async fn status(State(shared): State<Shared>) -> impl IntoResponse {
     }))
 }
 
+/// A world served on loopback: the Kubernetes API, the Prometheus API and lab
+/// endpoints, the IaC remote. Its clock moves only when [`LabHandle::step`] is
+/// called, so a caller (`lab run`, an evaluation) decides the pace.
+pub struct LabHandle {
+    shared: Shared,
+    endpoints: Endpoints,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _daemon: Option<tokio::process::Child>,
+}
+
+impl LabHandle {
+    /// Serves `world` on free loopback ports and writes `state_dir/kubeconfig`.
+    pub async fn serve(
+        world: World,
+        state_dir: &Path,
+        git_daemon: bool,
+        webhook: Option<String>,
+    ) -> Result<LabHandle, ServeError> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(io(format!("cannot create {}", state_dir.display())))?;
+        let repo_dir = world
+            .repo()
+            .and_then(|r| r.remote().parent().map(Path::to_owned))
+            .unwrap_or_else(|| state_dir.join("iac"));
+        let shared = Shared {
+            sims: world.sims(),
+            usage: Arc::new(RwLock::new(UsageSnapshot::of(&world))),
+            now_ms: Arc::new(AtomicI64::new(world.now().timestamp_millis())),
+            start: world.start(),
+            world: Arc::new(Mutex::new(world)),
+        };
+        let (cluster, series, remote) = {
+            let w = shared
+                .world
+                .lock()
+                .map_err(|_| WorldError::Cluster("lock poisoned".into()))?;
+            let remote = w
+                .repo()
+                .map(|r| r.remote().display().to_string())
+                .unwrap_or_default();
+            (w.cluster(), w.series(), remote)
+        };
+
+        let now_ms = Arc::clone(&shared.now_ms);
+        let kube_state = ApiState {
+            cluster,
+            logs: Arc::new(shared.clone()),
+            metrics: Arc::new(shared.clone()),
+            now: Arc::new(move || {
+                DateTime::from_timestamp_millis(now_ms.load(Ordering::Relaxed)).unwrap_or_default()
+            }),
+        };
+        let kube = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(io("cannot listen for the Kubernetes API"))?;
+        let kube_addr: SocketAddr = kube.local_addr().map_err(io("local address"))?;
+        let now_ms = Arc::clone(&shared.now_ms);
+        let prom_api = PromApi::new(series, Arc::new(move || now_ms.load(Ordering::Relaxed)));
+        let prom_router = pagerless_promql::router(prom_api).merge(
+            axum::Router::new()
+                .route("/metrics", get(metrics))
+                .route("/lab/v1/status", get(status))
+                .route("/lab/v1/iac/sync", post(iac_sync))
+                .route("/lab/v1/nodes/{node}", post(node_exec))
+                .with_state(shared.clone()),
+        );
+        let prom = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(io("cannot listen for the Prometheus API"))?;
+        let prom_addr = prom.local_addr().map_err(io("local address"))?;
+        let tasks = vec![
+            tokio::spawn(async move {
+                let _ = axum::serve(kube, pagerless_apiserver::router(kube_state)).await;
+            }),
+            tokio::spawn(async move {
+                let _ = axum::serve(prom, prom_router).await;
+            }),
+        ];
+
+        let mut git = remote.clone();
+        let mut daemon = None;
+        if git_daemon {
+            let port = free_port().map_err(io("cannot find a port for git daemon"))?;
+            let child = tokio::process::Command::new("git")
+                .args([
+                    "daemon",
+                    "--export-all",
+                    "--reuseaddr",
+                    "--listen=127.0.0.1",
+                ])
+                .arg(format!("--port={port}"))
+                .arg(format!("--base-path={}", repo_dir.display()))
+                .arg(&repo_dir)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(io("cannot start git daemon"))?;
+            daemon = Some(child);
+            git = format!("git://127.0.0.1:{port}/iac.git");
+        }
+
+        let kubeconfig = state_dir.join("kubeconfig");
+        pagerless_apiserver::write_kubeconfig(&kubeconfig, &format!("http://{kube_addr}"), None)
+            .map_err(io(format!("cannot write {}", kubeconfig.display())))?;
+        let endpoints = Endpoints {
+            kubernetes: format!("http://{kube_addr}"),
+            prometheus: format!("http://{prom_addr}"),
+            git,
+            webhook,
+            shell: format!("http://{prom_addr}/lab/v1/nodes"),
+            kubeconfig: kubeconfig.display().to_string(),
+        };
+        Ok(LabHandle {
+            shared,
+            endpoints,
+            tasks,
+            _daemon: daemon,
+        })
+    }
+
+    /// Where everything is served.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The world.
+    pub fn world(&self) -> Arc<Mutex<World>> {
+        Arc::clone(&self.shared.world)
+    }
+
+    /// Moves the world one step and publishes its new time and usage.
+    pub fn step(&self) -> Result<crate::alerts::Changes, WorldError> {
+        let mut w = self
+            .shared
+            .world
+            .lock()
+            .map_err(|_| WorldError::Cluster("lock poisoned".into()))?;
+        let changes = w.step()?;
+        self.shared
+            .now_ms
+            .store(w.now().timestamp_millis(), Ordering::Relaxed);
+        let snap = UsageSnapshot::of(&w);
+        if let Ok(mut u) = self.shared.usage.write() {
+            *u = snap;
+        }
+        Ok(changes)
+    }
+}
+
+impl Drop for LabHandle {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 /// Serves `scenario` until `stop` completes. Calls `ready` once everything listens.
 pub async fn run(
     scenario: Scenario,
@@ -323,87 +479,15 @@ pub async fn run(
         Pace::Realtime | Pace::Speed(_) => DateTime::from_timestamp(now, 0),
     };
     let world = World::new(scenario.clone(), Some(&repo_dir), start)?;
-    let shared = Shared {
-        sims: world.sims(),
-        usage: Arc::new(RwLock::new(UsageSnapshot::of(&world))),
-        now_ms: Arc::new(AtomicI64::new(world.now().timestamp_millis())),
-        start: world.start(),
-        world: Arc::new(Mutex::new(world)),
-    };
-    let (cluster, series, remote) = {
-        let w = shared
-            .world
-            .lock()
-            .map_err(|_| WorldError::Cluster("lock poisoned".into()))?;
-        let remote = w
-            .repo()
-            .map(|r| r.remote().display().to_string())
-            .unwrap_or_default();
-        (w.cluster(), w.series(), remote)
-    };
-
-    let now_ms = Arc::clone(&shared.now_ms);
-    let kube_state = ApiState {
-        cluster,
-        logs: Arc::new(shared.clone()),
-        metrics: Arc::new(shared.clone()),
-        now: Arc::new(move || {
-            DateTime::from_timestamp_millis(now_ms.load(Ordering::Relaxed)).unwrap_or_default()
-        }),
-    };
-    let kube = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(io("cannot listen for the Kubernetes API"))?;
-    let kube_addr: SocketAddr = kube.local_addr().map_err(io("local address"))?;
-    let now_ms = Arc::clone(&shared.now_ms);
-    let prom_api = PromApi::new(series, Arc::new(move || now_ms.load(Ordering::Relaxed)));
-    let prom_router = pagerless_promql::router(prom_api).merge(
-        axum::Router::new()
-            .route("/metrics", get(metrics))
-            .route("/lab/v1/status", get(status))
-            .route("/lab/v1/iac/sync", post(iac_sync))
-            .route("/lab/v1/nodes/{node}", post(node_exec))
-            .with_state(shared.clone()),
-    );
-    let prom = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(io("cannot listen for the Prometheus API"))?;
-    let prom_addr = prom.local_addr().map_err(io("local address"))?;
-    tokio::spawn(async move { axum::serve(kube, pagerless_apiserver::router(kube_state)).await });
-    tokio::spawn(async move { axum::serve(prom, prom_router).await });
-
-    let mut git = remote.clone();
-    let mut _daemon = None;
-    if opts.git_daemon {
-        let port = free_port().map_err(io("cannot find a port for git daemon"))?;
-        let child = tokio::process::Command::new("git")
-            .args([
-                "daemon",
-                "--export-all",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-            ])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", repo_dir.display()))
-            .arg(&repo_dir)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(io("cannot start git daemon"))?;
-        _daemon = Some(child);
-        git = format!("git://127.0.0.1:{port}/iac.git");
-    }
-
-    let kubeconfig = opts.state_dir.join("kubeconfig");
-    pagerless_apiserver::write_kubeconfig(&kubeconfig, &format!("http://{kube_addr}"), None)
-        .map_err(io(format!("cannot write {}", kubeconfig.display())))?;
-    let endpoints = Endpoints {
-        kubernetes: format!("http://{kube_addr}"),
-        prometheus: format!("http://{prom_addr}"),
-        git,
-        webhook: opts.webhook.clone(),
-        shell: format!("http://{prom_addr}/lab/v1/nodes"),
-        kubeconfig: kubeconfig.display().to_string(),
-    };
+    let lab = LabHandle::serve(
+        world,
+        &opts.state_dir,
+        opts.git_daemon,
+        opts.webhook.clone(),
+    )
+    .await?;
+    let endpoints = lab.endpoints().clone();
+    let shared = lab.shared.clone();
     let path = opts.state_dir.join("endpoints.json");
     let json = serde_json::to_string_pretty(&endpoints).unwrap_or_default();
     std::fs::write(&path, json + "\n").map_err(io(format!("cannot write {}", path.display())))?;
@@ -417,29 +501,21 @@ pub async fn run(
     let end = scenario.duration.0;
     let clock = async {
         loop {
-            let (changes, elapsed, now) = {
-                let Ok(mut w) = shared.world.lock() else {
-                    break;
-                };
-                if opts.pace == Pace::Fast && w.elapsed_secs() >= end {
-                    break;
-                }
-                let changes = match w.step() {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::error!(error = %e, "the world failed to step");
-                        break;
-                    }
-                };
-                shared
-                    .now_ms
-                    .store(w.now().timestamp_millis(), Ordering::Relaxed);
-                let snap = UsageSnapshot::of(&w);
-                if let Ok(mut u) = shared.usage.write() {
-                    *u = snap;
-                }
-                (changes, w.elapsed_secs(), w.now())
+            let elapsed = match shared.world.lock() {
+                Ok(w) => w.elapsed_secs(),
+                Err(_) => break,
             };
+            if opts.pace == Pace::Fast && elapsed >= end {
+                break;
+            }
+            let changes = match lab.step() {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "the world failed to step");
+                    break;
+                }
+            };
+            let elapsed = elapsed + scenario.step.0;
             for (name, alerts) in &changes {
                 let firing = alerts.iter().filter(|a| a.resolved_at.is_none()).count();
                 tracing::info!(alert = %name, firing, elapsed, "alert group changed");
@@ -456,7 +532,6 @@ pub async fn run(
                     post_webhook(http, url, opts.webhook_token.as_deref(), &body).await;
                 }
             }
-            let _ = now;
             match opts.pace {
                 Pace::Fast => tokio::task::yield_now().await,
                 Pace::Speed(n) => {
