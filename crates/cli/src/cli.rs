@@ -63,6 +63,14 @@ pub enum Command {
     },
     /// Write a commented default configuration file.
     Init(InitArgs),
+    /// Investigate an incident (or an Alertmanager payload) and print the trace live.
+    Investigate(InvestigateArgs),
+    /// Score the embedded reasoner.
+    Eval {
+        /// What to evaluate.
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
     /// The lab: a simulated cluster to rehearse on, behind the real Kubernetes and Prometheus APIs.
     Lab {
         /// What to do with the lab.
@@ -150,6 +158,40 @@ pub struct InitArgs {
     pub force: bool,
 }
 
+/// `pagerless investigate`.
+#[derive(Debug, ClapArgs)]
+pub struct InvestigateArgs {
+    /// The incident to investigate (from the store).
+    #[arg(long, value_name = "ID", required_unless_present = "alert", conflicts_with = "alert")]
+    pub incident: Option<IncidentId>,
+    /// An Alertmanager webhook payload (JSON file) to investigate instead.
+    #[arg(long, value_name = "FILE")]
+    pub alert: Option<PathBuf>,
+    /// Read the lab served from this state dir (its endpoints.json) instead of `tools:` in the config.
+    #[arg(long, value_name = "DIR")]
+    pub lab: Option<PathBuf>,
+    /// Print the investigation as JSON at the end instead of the narrative.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pagerless eval ...`.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Every lab scenario, investigated at its alert and scored against its expected answer.
+    Lab {
+        /// Only this scenario.
+        #[arg(long)]
+        scenario: Option<String>,
+        /// One JSON object per scenario.
+        #[arg(long)]
+        json: bool,
+        /// Print each investigation's trace.
+        #[arg(long)]
+        trace: bool,
+    },
+}
+
 /// `pagerless lab ...`.
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
@@ -194,6 +236,12 @@ pub struct LabRunArgs {
 pub enum BenchCommand {
     /// Post Alertmanager webhooks over loopback and report durable alerts/s and ack latency.
     Intake(BenchIntakeArgs),
+    /// Alert to diagnosis and plan on the seed scenario, over loopback HTTP to the lab; p50 and p99.
+    Investigate {
+        /// Investigations to time.
+        #[arg(long, default_value_t = 200)]
+        runs: u32,
+    },
     /// Step the seed scenario for a simulated hour and a large synthetic fleet for ten
     /// simulated minutes; report simulated seconds per wall second and peak memory.
     Lab(BenchLabArgs),

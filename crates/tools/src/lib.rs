@@ -10,6 +10,7 @@
 //! the exact query or command it ran, and structured data whose shape is the
 //! tool's `data` type (e.g. [`kubernetes::PodInfo`]), which probes read typed.
 
+pub mod config;
 pub mod git;
 pub mod kubernetes;
 pub mod logs;

@@ -1,16 +1,21 @@
 //! One module per command.
 
 mod bench;
+mod eval;
 mod incidents;
 mod init;
 mod lab;
+mod labcase;
+mod trace;
 mod serve;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Args, BenchCommand, Command, IncidentCommand, IncidentsCommand, LabCommand};
+use crate::cli::{
+    Args, BenchCommand, Command, EvalCommand, IncidentCommand, IncidentsCommand, LabCommand,
+};
 use crate::settings::Settings;
 
 /// Runs the parsed command.
@@ -24,6 +29,18 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             LabCommand::Check { scenario } => lab::check(scenario),
             LabCommand::Run(run) => lab::run(run).await,
         };
+    }
+    if let Command::Eval {
+        command: EvalCommand::Lab { scenario, json, trace },
+    } = &args.command
+    {
+        return eval::lab(scenario.as_deref(), *json, *trace).await;
+    }
+    if let Command::Bench {
+        command: BenchCommand::Investigate { runs },
+    } = &args.command
+    {
+        return bench::investigate(*runs).await;
     }
     let settings = Settings::resolve(&args.global)?;
     match args.command {
@@ -57,7 +74,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Lab(bench),
         } => bench::lab(&bench),
-        Command::Init(_) | Command::Lab { .. } => unreachable!("handled above"),
+        Command::Investigate(_) => anyhow::bail!("`pagerless investigate` arrives with the tools configuration; use `pagerless eval lab --trace` meanwhile"),
+        Command::Init(_) | Command::Lab { .. } | Command::Eval { .. } | Command::Bench { command: BenchCommand::Investigate { .. } } => {
+            unreachable!("handled above")
+        }
     }
 }
 
