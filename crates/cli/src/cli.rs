@@ -162,7 +162,12 @@ pub struct InitArgs {
 #[derive(Debug, ClapArgs)]
 pub struct InvestigateArgs {
     /// The incident to investigate (from the store).
-    #[arg(long, value_name = "ID", required_unless_present = "alert", conflicts_with = "alert")]
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present = "alert",
+        conflicts_with = "alert"
+    )]
     pub incident: Option<IncidentId>,
     /// An Alertmanager webhook payload (JSON file) to investigate instead.
     #[arg(long, value_name = "FILE")]

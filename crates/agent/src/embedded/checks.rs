@@ -58,7 +58,7 @@ pub const ALL: [Check; 14] = [
 ];
 
 /// How long to watch a symptom that may heal by itself.
-pub const WATCH_SECS: u64 = 180;
+pub const WATCH_SECS: u64 = 300;
 
 impl Check {
     /// Its name in playbooks' `needs`.

@@ -175,7 +175,11 @@ impl EmbeddedReasoner {
             .take(2)
             .map(|(i, p)| format!("{} {:.2}", self.playbooks[*i].id, p))
             .collect();
-        format!("Leading: {}.", top.join(", "))
+        if post.first().is_some_and(|(_, p)| *p < 0.3) {
+            format!("Nothing stands out yet ({}).", top.join(", "))
+        } else {
+            format!("Leading: {}.", top.join(", "))
+        }
     }
 
     fn value(&self, check: Check, post: &[(usize, f64)]) -> f64 {

@@ -310,13 +310,24 @@ pub async fn investigate(runs: u32) -> Result<ExitCode> {
     let case = super::labcase::LabCase::at_alert(seed.clone()).await?;
     let toolbox = case.toolbox().await?;
     let clock = case.clock();
-    eprintln!("seed alert {} after {} simulated s; {runs} investigations", case.alert.alertname, case.fired_after_secs);
+    eprintln!(
+        "seed alert {} after {} simulated s; {runs} investigations",
+        case.alert.alertname, case.fired_after_secs
+    );
     let mut ms = Vec::with_capacity(runs as usize);
     let mut wrong = 0;
     for _ in 0..runs {
         let mut reasoner = pagerless_agent::EmbeddedReasoner::builtin()?;
         let t0 = Instant::now();
-        let inv = pagerless_agent::investigate(&mut reasoner, &toolbox, &case.alert, &pagerless_agent::Budget::default(), &clock, &mut ()).await;
+        let inv = pagerless_agent::investigate(
+            &mut reasoner,
+            &toolbox,
+            &case.alert,
+            &pagerless_agent::Budget::default(),
+            &clock,
+            &mut (),
+        )
+        .await;
         ms.push(t0.elapsed().as_secs_f64() * 1000.0);
         if !super::eval::score(&seed, &inv, case.fired_after_secs).correct {
             wrong += 1;
@@ -325,7 +336,17 @@ pub async fn investigate(runs: u32) -> Result<ExitCode> {
     ms.sort_by(f64::total_cmp);
     let pct = |p: f64| ms[((ms.len() as f64 * p).ceil() as usize).clamp(1, ms.len()) - 1];
     println!("investigations  {runs} (wrong: {wrong})");
-    println!("alert to diagnosis and plan: p50 {:.1} ms   p90 {:.1} ms   p99 {:.1} ms   max {:.1} ms", pct(0.5), pct(0.9), pct(0.99), pct(1.0));
+    println!(
+        "alert to diagnosis and plan: p50 {:.1} ms   p90 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
+    );
     println!("p50_ms={:.1} p99_ms={:.1}", pct(0.5), pct(0.99));
-    Ok(if wrong == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if wrong == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

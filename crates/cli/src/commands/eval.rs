@@ -45,7 +45,10 @@ pub struct Row {
 }
 
 fn kind_name(k: pagerless_model::ActionKind) -> String {
-    serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Scores an investigation against a scenario's expectation.
@@ -56,14 +59,21 @@ pub fn score(s: &Scenario, inv: &Investigation, alert_after_secs: i64) -> Row {
             diagnosis.category.clone(),
             diagnosis.culprit.clone(),
             plan.mitigations.first().map(|m| kind_name(m.kind)),
-            plan.fix.as_ref().map(|f| format!("{} {}={}", f.file, f.key, f.value)),
+            plan.fix
+                .as_ref()
+                .map(|f| format!("{} {}={}", f.file, f.key, f.value)),
             diagnosis.root_cause.clone(),
         ),
         Outcome::Escalated { reason } => ("escalated".into(), None, None, None, reason.clone()),
     };
     let culprit_ok = match (&exp.culprit, &culprit) {
         (None, _) => true,
-        (Some(e), Some(c)) => e.file == c.file && c.key.ends_with(&e.key) && e.before == c.before && e.after == c.after,
+        (Some(e), Some(c)) => {
+            e.file == c.file
+                && c.key.ends_with(&e.key)
+                && e.before == c.before
+                && e.after == c.after
+        }
         (Some(_), None) => false,
     };
     let plan_ok = match exp.mitigation.as_deref() {
@@ -99,11 +109,30 @@ pub async fn run_one(s: Scenario, trace: bool) -> Result<(Row, Investigation)> {
     let clock = case.clock();
     let t0 = Instant::now();
     let inv = if trace {
-        println!("== {} — {} fired after {} simulated s", s.name, case.alert.alertname, case.fired_after_secs);
+        println!(
+            "== {} — {} fired after {} simulated s",
+            s.name, case.alert.alertname, case.fired_after_secs
+        );
         let mut p = Printer { evidence: true };
-        investigate(&mut reasoner, &toolbox, &case.alert, &Budget::default(), &clock, &mut p).await
+        investigate(
+            &mut reasoner,
+            &toolbox,
+            &case.alert,
+            &Budget::default(),
+            &clock,
+            &mut p,
+        )
+        .await
     } else {
-        investigate(&mut reasoner, &toolbox, &case.alert, &Budget::default(), &clock, &mut ()).await
+        investigate(
+            &mut reasoner,
+            &toolbox,
+            &case.alert,
+            &Budget::default(),
+            &clock,
+            &mut (),
+        )
+        .await
     };
     tracing::debug!(scenario = %s.name, ms = t0.elapsed().as_millis(), "investigated");
     if trace {
@@ -116,7 +145,10 @@ pub async fn run_one(s: Scenario, trace: bool) -> Result<(Row, Investigation)> {
 pub async fn lab(scenario: Option<&str>, json: bool, trace: bool) -> Result<ExitCode> {
     let scenarios: Vec<Scenario> = match scenario {
         Some(name) => vec![find_scenario(name)?],
-        None => BUILTIN_SCENARIOS.iter().map(|(n, _)| find_scenario(n)).collect::<Result<_, _>>()?,
+        None => BUILTIN_SCENARIOS
+            .iter()
+            .map(|(n, _)| find_scenario(n))
+            .collect::<Result<_, _>>()?,
     };
     let mut rows = Vec::new();
     for s in scenarios {
@@ -130,14 +162,20 @@ pub async fn lab(scenario: Option<&str>, json: bool, trace: bool) -> Result<Exit
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         let mut table = Table::new();
-        table.load_style(NOTHING).set_header(["SCENARIO", "EXPECTED", "GOT", "CULPRIT", "PLAN", "STEPS", "MS", "OK"]);
+        table.load_style(NOTHING).set_header([
+            "SCENARIO", "EXPECTED", "GOT", "CULPRIT", "PLAN", "STEPS", "MS", "OK",
+        ]);
         for r in &rows {
             table.add_row([
                 r.scenario.clone(),
                 r.expected.clone(),
                 r.got.clone(),
                 if r.culprit_ok { "ok" } else { "wrong" }.into(),
-                format!("{}{}", r.mitigation, if r.plan_ok { "" } else { " (wrong)" }),
+                format!(
+                    "{}{}",
+                    r.mitigation,
+                    if r.plan_ok { "" } else { " (wrong)" }
+                ),
                 r.steps.to_string(),
                 format!("{:.1}", r.millis),
                 if r.correct { "yes" } else { "NO" }.into(),
@@ -146,5 +184,9 @@ pub async fn lab(scenario: Option<&str>, json: bool, trace: bool) -> Result<Exit
         println!("{}", table.trim_fmt());
         println!("{right} of {} scenarios right", rows.len());
     }
-    Ok(if right == rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if right == rows.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -37,18 +37,30 @@ impl LabCase {
         let mut fired = None;
         for _ in 0..scenario.duration.0 / step {
             let changes = lab.step()?;
-            if let Some((name, alerts)) = changes.into_iter().find(|(_, a)| a.iter().any(|x| x.resolved_at.is_none())) {
-                fired = alerts.into_iter().find(|a| a.resolved_at.is_none()).map(|a| (name, a));
+            if let Some((name, alerts)) = changes
+                .into_iter()
+                .find(|(_, a)| a.iter().any(|x| x.resolved_at.is_none()))
+            {
+                fired = alerts
+                    .into_iter()
+                    .find(|a| a.resolved_at.is_none())
+                    .map(|a| (name, a));
                 break;
             }
         }
         let Some((name, active)) = fired else {
-            bail!("scenario {}: no alert fired within its {}", scenario.name, scenario.duration);
+            bail!(
+                "scenario {}: no alert fired within its {}",
+                scenario.name,
+                scenario.duration
+            );
         };
         let rule = scenario.alerts.iter().find(|r| r.name == name);
         let world = lab.world();
         let (elapsed, now) = {
-            let w = world.lock().map_err(|_| anyhow::anyhow!("lab lock poisoned"))?;
+            let w = world
+                .lock()
+                .map_err(|_| anyhow::anyhow!("lab lock poisoned"))?;
             (w.elapsed_secs(), w.now())
         };
         let labels = active.labels.clone();
@@ -64,7 +76,13 @@ impl LabCase {
             starts_at: now,
             symptom: rule.map(|r| r.expr.clone()),
         };
-        Ok(LabCase { lab, alert, fired_after_secs: elapsed, scenario, _dir: dir })
+        Ok(LabCase {
+            lab,
+            alert,
+            fired_after_secs: elapsed,
+            scenario,
+            _dir: dir,
+        })
     }
 
     /// A toolbox reading this lab over loopback, as a user's configuration would.
@@ -73,7 +91,9 @@ impl LabCase {
         let mut git = pagerless_tools::git::GitConfig::new(ep.git.clone());
         git.cache_dir = Some(self._dir.path().join("git-cache"));
         let config = ToolsConfig {
-            prometheus: Some(pagerless_tools::prometheus::PrometheusConfig::new(ep.prometheus.clone())),
+            prometheus: Some(pagerless_tools::prometheus::PrometheusConfig::new(
+                ep.prometheus.clone(),
+            )),
             kubernetes: Some(pagerless_tools::kubernetes::KubernetesConfig {
                 kubeconfig: Some(ep.kubeconfig.clone().into()),
                 ..Default::default()
@@ -85,7 +105,10 @@ impl LabCase {
 
     /// A clock that moves the lab's world when a reasoner waits.
     pub fn clock(&self) -> LabClock {
-        LabClock { lab: Arc::clone(&self.lab), step_secs: self.scenario.step.0.max(1) as u64 }
+        LabClock {
+            lab: Arc::clone(&self.lab),
+            step_secs: self.scenario.step.0.max(1) as u64,
+        }
     }
 }
 

@@ -6,8 +6,8 @@ mod incidents;
 mod init;
 mod lab;
 mod labcase;
-mod trace;
 mod serve;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -31,7 +31,12 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         };
     }
     if let Command::Eval {
-        command: EvalCommand::Lab { scenario, json, trace },
+        command:
+            EvalCommand::Lab {
+                scenario,
+                json,
+                trace,
+            },
     } = &args.command
     {
         return eval::lab(scenario.as_deref(), *json, *trace).await;
@@ -74,8 +79,15 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Lab(bench),
         } => bench::lab(&bench),
-        Command::Investigate(_) => anyhow::bail!("`pagerless investigate` arrives with the tools configuration; use `pagerless eval lab --trace` meanwhile"),
-        Command::Init(_) | Command::Lab { .. } | Command::Eval { .. } | Command::Bench { command: BenchCommand::Investigate { .. } } => {
+        Command::Investigate(_) => anyhow::bail!(
+            "`pagerless investigate` arrives with the tools configuration; use `pagerless eval lab --trace` meanwhile"
+        ),
+        Command::Init(_)
+        | Command::Lab { .. }
+        | Command::Eval { .. }
+        | Command::Bench {
+            command: BenchCommand::Investigate { .. },
+        } => {
             unreachable!("handled above")
         }
     }

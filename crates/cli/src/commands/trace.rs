@@ -20,7 +20,11 @@ impl pagerless_agent::TraceSink for Printer {
             let _ = writeln!(out, "     Action: {} {}", call.tool, call.args);
         }
         if let Some(obs) = &step.observation {
-            let _ = writeln!(out, "     Observation: {} ({:.1} ms)", obs.summary, step.duration_ms);
+            let _ = writeln!(
+                out,
+                "     Observation: {} ({:.1} ms)",
+                obs.summary, step.duration_ms
+            );
         }
         if self.evidence {
             for e in &step.evidence {
@@ -37,7 +41,11 @@ pub fn outcome(inv: &Investigation) -> String {
     let mut out = String::new();
     match &inv.outcome {
         Outcome::Diagnosed { diagnosis, plan } => {
-            let _ = writeln!(out, "\nDiagnosis ({}, confidence {:.2}): {}", diagnosis.category, diagnosis.confidence, diagnosis.root_cause);
+            let _ = writeln!(
+                out,
+                "\nDiagnosis ({}, confidence {:.2}): {}",
+                diagnosis.category, diagnosis.confidence, diagnosis.root_cause
+            );
             if let Some(t) = &diagnosis.target {
                 let _ = writeln!(out, "  target:   {t}");
             }
@@ -63,18 +71,39 @@ pub fn outcome(inv: &Investigation) -> String {
                 let _ = writeln!(out, "Plan:");
             }
             for m in &plan.mitigations {
-                let params = if m.params.is_empty() { String::new() } else { format!(" {}", serde_json::to_string(&m.params).unwrap_or_default()) };
-                let kind = serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                let _ = writeln!(out, "  mitigate: {kind} {}{params} — {}", m.target, m.rationale);
+                let params = if m.params.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", serde_json::to_string(&m.params).unwrap_or_default())
+                };
+                let kind = serde_json::to_value(m.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  mitigate: {kind} {}{params} — {}",
+                    m.target, m.rationale
+                );
             }
             if let Some(f) = &plan.fix {
-                let _ = writeln!(out, "  fix:      {} {} = {} — {}", f.file, f.key, f.value, f.rationale);
+                let _ = writeln!(
+                    out,
+                    "  fix:      {} {} = {} — {}",
+                    f.file, f.key, f.value, f.rationale
+                );
             }
         }
         Outcome::Escalated { reason } => {
             let _ = writeln!(out, "\nEscalated: {reason}");
         }
     }
-    let _ = writeln!(out, "{} steps in {:.1} ms ({} reasoner)", inv.steps.len(), inv.duration_ms, inv.reasoner);
+    let _ = writeln!(
+        out,
+        "{} steps in {:.1} ms ({} reasoner)",
+        inv.steps.len(),
+        inv.duration_ms,
+        inv.reasoner
+    );
     out
 }
