@@ -91,6 +91,9 @@ pub struct ServeArgs {
     /// Address to listen on [default: server.listen, 127.0.0.1:9797].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Investigate with the tools of the lab served from this state dir (its endpoints.json).
+    #[arg(long, value_name = "DIR")]
+    pub lab: Option<PathBuf>,
 }
 
 /// Where reading commands get their data.

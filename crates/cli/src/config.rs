@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const TOKEN_ENV: &str = "PAGERLESS_API_TOKEN";
 
 /// The whole configuration file.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where pagerless keeps its store and workspaces. Default: `$XDG_DATA_HOME/pagerless`,
@@ -23,6 +23,49 @@ pub struct Config {
     pub store: StoreConfig,
     /// How alerts' labels map to environment, cluster, namespace, service and severity.
     pub intake: LabelMapping,
+    /// The read-only systems investigations look at. Default: none (no automatic investigations).
+    pub tools: pagerless_tools::config::ToolsConfig,
+    /// How investigations run.
+    pub investigation: InvestigationConfig,
+}
+
+/// The `investigation:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InvestigationConfig {
+    /// Investigate new incidents as they open (when tools are configured). Default: true.
+    pub auto: bool,
+    /// A directory of extra playbooks (YAML), added to and overriding the built-in ones. Default: none.
+    pub playbooks_dir: Option<PathBuf>,
+    /// Most steps per investigation. Default: 24.
+    pub max_steps: u32,
+    /// Most wall time per investigation, not counting watching, in seconds. Default: 30.
+    pub max_wall_secs: u64,
+    /// Most time spent watching a symptom that may heal by itself, in seconds. Default: 600.
+    pub max_wait_secs: u64,
+}
+
+impl Default for InvestigationConfig {
+    fn default() -> Self {
+        InvestigationConfig {
+            auto: true,
+            playbooks_dir: None,
+            max_steps: 24,
+            max_wall_secs: 30,
+            max_wait_secs: 600,
+        }
+    }
+}
+
+impl InvestigationConfig {
+    /// The budget these settings give.
+    pub fn budget(&self) -> pagerless_agent::Budget {
+        pagerless_agent::Budget {
+            max_steps: self.max_steps,
+            max_wall: std::time::Duration::from_secs(self.max_wall_secs),
+            max_wait_secs: self.max_wait_secs,
+        }
+    }
 }
 
 /// The `store:` section.

@@ -392,3 +392,129 @@ async fn lab_alerts_become_pagerless_incidents() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn serve_investigates_lab_incidents_as_they_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let webhook = format!("http://127.0.0.1:{port}/api/v1/alerts/alertmanager");
+    // 200x: the seed's alert fires about 7 s after the start.
+    let lab_dir = dir.path().join("lab");
+    let (lab, _) = start_lab(
+        &lab_dir,
+        "order-service-oom",
+        &["--speed", "200", "--webhook", &webhook],
+    );
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let log = data.join("serve.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let child = Command::new(support::PAGERLESS)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--lab"])
+        .arg(&lab_dir)
+        .env_remove("PAGERLESS_API_TOKEN")
+        .env("PAGERLESS_LOG", "info")
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("serve");
+    let serve = Proc { child, log };
+    let d = data.to_str().expect("utf-8").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let detail = loop {
+        let (ok, out, _) =
+            support::run_cli(&["--data-dir", &d, "incident", "show", "1", "--json"], &[]);
+        if ok {
+            let v: Value = serde_json::from_str(&out).expect("JSON");
+            if v["investigations"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+            {
+                break v;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no investigation; serve:\n{}\nlab:\n{}",
+            serve.output(),
+            lab.output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let inv = &detail["investigations"][0];
+    assert_eq!(inv["outcome"]["kind"], "diagnosed", "{inv}");
+    assert_eq!(
+        inv["outcome"]["diagnosis"]["category"],
+        "memory_limit_too_low"
+    );
+    assert_eq!(inv["outcome"]["diagnosis"]["culprit"]["after"], "512Mi");
+    assert_eq!(inv["outcome"]["plan"]["fix"]["value"], "2Gi");
+    let (ok, text, _) = support::run_cli(&["--data-dir", &d, "incident", "show", "1"], &[]);
+    assert!(ok);
+    assert!(text.contains("Diagnosis (memory_limit_too_low"), "{text}");
+    assert!(
+        text.contains("Thought:") && text.contains("Action: git.history"),
+        "{text}"
+    );
+}
+
+#[test]
+fn investigate_an_alertmanager_payload_against_a_lab() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab_dir = dir.path().join("lab");
+    let (_lab, _) = start_lab(&lab_dir, "order-service-oom", &[]);
+    // The lab runs fast to its end; give it a moment to get past the commit.
+    std::thread::sleep(Duration::from_secs(2));
+    let expr = "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{service=\"order-service\"}[5m]))) > 0.3";
+    let encoded: String = expr
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let payload = serde_json::json!({
+        "version": "4", "status": "firing", "receiver": "pagerless",
+        "groupKey": "{}:{alertname=\"OrderServiceHighLatency\"}",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "OrderServiceHighLatency", "service": "order-service", "namespace": "shop", "severity": "critical"},
+            "annotations": {"summary": "p99 high"},
+            "startsAt": "2026-11-27T20:00:00Z",
+            "generatorURL": format!("http://prometheus/graph?g0.expr={encoded}&g0.tab=1"),
+            "fingerprint": "abcdef0123456789"
+        }]
+    });
+    let file = dir.path().join("alert.json");
+    std::fs::write(&file, payload.to_string()).expect("write");
+    let (ok, out, err) = support::run_cli(
+        &[
+            "investigate",
+            "--alert",
+            file.to_str().expect("utf-8"),
+            "--lab",
+            lab_dir.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("Investigating OrderServiceHighLatency (order-service)"),
+        "{out}"
+    );
+    assert!(out.contains("Diagnosis (memory_limit_too_low"), "{out}");
+    assert!(
+        out.contains("fix:      charts/order-service/values.yaml resources.limits.memory = 2Gi"),
+        "{out}"
+    );
+
+    let (ok, _, err) = support::run_cli(
+        &["investigate", "--alert", file.to_str().expect("utf-8")],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("nothing to investigate with"), "{err}");
+}

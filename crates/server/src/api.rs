@@ -77,6 +77,20 @@ pub(crate) async fn show_incident(
         .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))
 }
 
+pub(crate) async fn incident_investigations(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id: IncidentId = id
+        .parse()
+        .map_err(|e: pagerless_model::ParseIdError| ApiError::bad_request(e.to_string()))?;
+    if state.store.incident(id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no incident {id}")));
+    }
+    let list = state.store.investigations(id).await?;
+    Ok(Json(serde_json::json!({ "investigations": list })))
+}
+
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("nothing at {}", uri.path()))
 }

@@ -35,6 +35,9 @@ pub struct AppState {
     pub api_token: Option<Arc<str>>,
     /// Which labels carry environment, cluster, namespace, service and severity.
     pub labels: Arc<LabelMapping>,
+    /// Where newly opened incidents are announced for investigation, if anywhere.
+    /// Intake never waits on it: a full queue is logged and the incident stays open.
+    pub investigate: Option<tokio::sync::mpsc::Sender<pagerless_model::IncidentId>>,
 }
 
 /// The whole HTTP surface.
@@ -46,6 +49,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/api/v1/incidents", get(api::list_incidents))
         .route("/api/v1/incidents/{id}", get(api::show_incident))
+        .route(
+            "/api/v1/incidents/{id}/investigations",
+            get(api::incident_investigations),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

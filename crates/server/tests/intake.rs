@@ -32,6 +32,7 @@ async fn harness(token: Option<&str>, max_body: usize) -> Harness {
             store: store.clone(),
             api_token: token.map(Arc::from),
             labels: Arc::new(LabelMapping::default()),
+            investigate: None,
         },
         max_body,
     );

@@ -13,9 +13,8 @@ mod sqlite;
 
 use async_trait::async_trait;
 use pagerless_model::{
-    AlertBatch, Incident, IncidentDetail, IncidentFilter, IncidentId, IngestOutcome,
+    AlertBatch, Incident, IncidentDetail, IncidentFilter, IncidentId, IngestOutcome, Investigation,
 };
-use serde_json as _;
 
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
@@ -48,6 +47,12 @@ pub trait Store: Send + Sync {
 
     /// One incident with its alerts, or `None` when there is no such incident.
     async fn incident(&self, id: IncidentId) -> Result<Option<IncidentDetail>, StoreError>;
+
+    /// Stores an investigation (its whole trace); returns its id.
+    async fn save_investigation(&self, investigation: &Investigation) -> Result<i64, StoreError>;
+
+    /// An incident's investigations, oldest first.
+    async fn investigations(&self, incident: IncidentId) -> Result<Vec<Investigation>, StoreError>;
 
     /// Row counts.
     async fn stats(&self) -> Result<StoreStats, StoreError>;

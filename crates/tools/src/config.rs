@@ -16,6 +16,12 @@ pub struct ToolsConfig {
     pub kubernetes: Option<crate::kubernetes::KubernetesConfig>,
     /// The infrastructure-as-code repository. Default: none.
     pub git: Option<crate::git::GitConfig>,
+    /// Allowlisted read-only commands on nodes. Default: none.
+    pub shell: Option<crate::shell::ShellConfig>,
+    /// A PostgreSQL server. Default: none.
+    pub postgres: Option<crate::postgres::PostgresConfig>,
+    /// Log files, by source name. Default: none.
+    pub logs: Option<crate::logs::LogsConfig>,
 }
 
 impl ToolsConfig {
@@ -47,6 +53,30 @@ impl ToolsConfig {
             }),
             None => {
                 tb.skip("git", "no `tools.git` configured");
+            }
+        }
+        match &self.shell {
+            Some(c) => crate::shell::tools(c)?.into_iter().for_each(|t| {
+                tb.add(t);
+            }),
+            None => {
+                tb.skip("shell", "no `tools.shell` configured");
+            }
+        }
+        match &self.postgres {
+            Some(c) => crate::postgres::tools(c).await?.into_iter().for_each(|t| {
+                tb.add(t);
+            }),
+            None => {
+                tb.skip("postgres", "no `tools.postgres` configured");
+            }
+        }
+        match &self.logs {
+            Some(c) => crate::logs::tools(c)?.into_iter().for_each(|t| {
+                tb.add(t);
+            }),
+            None => {
+                tb.skip("logs", "no `tools.logs` configured");
             }
         }
         Ok(tb)

@@ -51,6 +51,7 @@ pub async fn intake(settings: &Settings, args: &BenchIntakeArgs) -> Result<ExitC
                     store: store.clone(),
                     api_token: None,
                     labels: Arc::new(settings.config.intake.clone()),
+                    investigate: None,
                 },
                 settings.config.server.max_body_bytes,
             );

@@ -97,6 +97,22 @@ impl Reader {
         }
     }
 
+    async fn investigations(&self, id: IncidentId) -> Result<Vec<pagerless_model::Investigation>> {
+        match self {
+            Reader::Store(store) => Ok(store.investigations(id).await?),
+            Reader::Server { .. } => {
+                #[derive(serde::Deserialize)]
+                struct List {
+                    investigations: Vec<pagerless_model::Investigation>,
+                }
+                let list: Option<List> = self
+                    .get(&format!("/api/v1/incidents/{id}/investigations"), &[])
+                    .await?;
+                Ok(list.map(|l| l.investigations).unwrap_or_default())
+            }
+        }
+    }
+
     async fn incident(&self, id: IncidentId) -> Result<Option<IncidentDetail>> {
         match self {
             Reader::Store(store) => Ok(store.incident(id).await?),
@@ -149,11 +165,30 @@ pub async fn show(settings: &Settings, source: &Source, id: IncidentId) -> Resul
     let Some(detail) = reader.incident(id).await? else {
         bail!("no incident {id}: `pagerless incidents list` shows the ids there are");
     };
+    let investigations = reader.investigations(id).await?;
     if source.json {
-        println!("{}", serde_json::to_string_pretty(&detail)?);
+        let mut v = serde_json::to_value(&detail)?;
+        v["investigations"] = serde_json::to_value(&investigations)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", render(&detail, Utc::now()));
+    if let Some(inv) = investigations.last() {
+        println!(
+            "\ninvestigation ({} of {}, {} reasoner, {})",
+            investigations.len(),
+            investigations.len(),
+            inv.reasoner,
+            inv.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        let mut printer = super::trace::Printer { evidence: false };
+        for step in &inv.steps {
+            pagerless_agent::TraceSink::step(&mut printer, step);
+        }
+        print!("{}", super::trace::outcome(inv));
+    } else {
+        println!("\nno investigation yet");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -99,6 +99,13 @@ impl LabCase {
                 ..Default::default()
             }),
             git: Some(git),
+            shell: Some(pagerless_tools::shell::ShellConfig::new(
+                pagerless_tools::shell::Transport::Lab {
+                    url: ep.shell.clone(),
+                },
+            )),
+            postgres: None,
+            logs: None,
         };
         Ok(config.toolbox().await?)
     }

@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod incidents;
 mod init;
+mod investigator;
 mod lab;
 mod labcase;
 mod serve;
@@ -79,9 +80,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Lab(bench),
         } => bench::lab(&bench),
-        Command::Investigate(_) => anyhow::bail!(
-            "`pagerless investigate` arrives with the tools configuration; use `pagerless eval lab --trace` meanwhile"
-        ),
+        Command::Investigate(inv) => investigator::command(&settings, &inv).await,
         Command::Init(_)
         | Command::Lab { .. }
         | Command::Eval { .. }

@@ -23,10 +23,40 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
 
+    // Investigations of new incidents, when there is something to look at.
+    let tools = super::investigator::tools_config(settings, args.lab.as_deref())?;
+    let investigate = if settings.config.investigation.auto && super::investigator::any_tool(&tools)
+    {
+        let toolbox = tools.toolbox().await?;
+        let books = super::investigator::playbooks(settings)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let store: Arc<dyn Store> = store.clone();
+        let names: Vec<&str> = toolbox.tools().map(|t| t.name()).collect();
+        println!(
+            "  investigations: on ({} tools: {})",
+            names.len(),
+            names.join(", ")
+        );
+        for s in toolbox.skipped() {
+            println!("    skipped {}: {}", s.system, s.reason);
+        }
+        tokio::spawn(super::investigator::worker(
+            store,
+            toolbox,
+            books,
+            settings.config.investigation.budget(),
+            rx,
+        ));
+        Some(tx)
+    } else {
+        println!("  investigations: off (no `tools:` configured; see docs/config.md)");
+        None
+    };
     let state = AppState {
         store: store.clone(),
         api_token: token.as_deref().map(Arc::from),
         labels: Arc::new(settings.config.intake.clone()),
+        investigate,
     };
     let app = pagerless_server::router(state, server.max_body_bytes);
 

@@ -203,6 +203,13 @@ pub(crate) async fn receive(
         resolved = ?outcome.incidents_resolved,
         "alertmanager delivery stored"
     );
+    if let Some(queue) = &state.investigate {
+        for id in &outcome.incidents_opened {
+            if let Err(e) = queue.try_send(*id) {
+                tracing::warn!(incident = %id, error = %e, "investigation queue full; the incident waits for a human");
+            }
+        }
+    }
     Ok((
         StatusCode::OK,
         Json(Accepted {

@@ -168,6 +168,39 @@ impl Store for SqliteStore {
         }))
     }
 
+    async fn save_investigation(
+        &self,
+        investigation: &pagerless_model::Investigation,
+    ) -> Result<i64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writes
+            .send(WriteJob::Investigation(
+                Box::new(investigation.clone()),
+                reply,
+            ))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn investigations(
+        &self,
+        incident: IncidentId,
+    ) -> Result<Vec<pagerless_model::Investigation>, StoreError> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM investigations WHERE incident_id = ? ORDER BY id")
+                .bind(incident.0)
+                .fetch_all(&self.reads)
+                .await?;
+        bodies
+            .iter()
+            .map(|b| {
+                serde_json::from_str(b)
+                    .map_err(|e| StoreError::Corrupt(format!("investigation: {e}")))
+            })
+            .collect()
+    }
+
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         let (incidents, alerts, deliveries): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM alerts), \

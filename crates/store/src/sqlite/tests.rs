@@ -325,3 +325,45 @@ async fn resolved_before_firing_opens_a_resolved_incident() {
         0
     );
 }
+
+#[tokio::test]
+async fn investigations_round_trip_per_incident() {
+    let (_d, s) = store().await;
+    let id = s
+        .ingest(batch(
+            "g1",
+            0,
+            vec![alert("a", AlertStatus::Firing, 0, Severity::Critical)],
+        ))
+        .await
+        .unwrap()
+        .incidents[0];
+    let inv = pagerless_model::Investigation {
+        incident_id: Some(id),
+        reasoner: "embedded".into(),
+        started_at: t(5),
+        steps: vec![pagerless_model::Step {
+            index: 1,
+            thought: "look".into(),
+            call: None,
+            observation: None,
+            evidence: vec![],
+            duration_ms: 1.5,
+        }],
+        outcome: pagerless_model::Outcome::Escalated {
+            reason: "nothing found".into(),
+        },
+        duration_ms: 2.0,
+    };
+    let first = s.save_investigation(&inv).await.unwrap();
+    let second = s.save_investigation(&inv).await.unwrap();
+    assert!(second > first);
+    let got = s.investigations(id).await.unwrap();
+    assert_eq!(got, vec![inv.clone(), inv]);
+    assert!(
+        s.investigations(pagerless_model::IncidentId(999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

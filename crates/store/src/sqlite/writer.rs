@@ -29,6 +29,11 @@ pub(super) enum WriteJob {
         Box<AlertBatch>,
         oneshot::Sender<Result<IngestOutcome, StoreError>>,
     ),
+    /// Store an investigation and answer with its id.
+    Investigation(
+        Box<pagerless_model::Investigation>,
+        oneshot::Sender<Result<i64, StoreError>>,
+    ),
     /// Finish what is queued before this, close the connection, then answer.
     Close(oneshot::Sender<()>),
 }
@@ -42,6 +47,13 @@ pub(super) async fn run(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Wri
         while let Some(job) = next.take() {
             match job {
                 WriteJob::Ingest(batch, reply) => group.push((batch, reply)),
+                WriteJob::Investigation(inv, reply) => {
+                    // Rare and independent of deliveries: its own transaction.
+                    if !group.is_empty() {
+                        commit_group(&mut conn, &mut group).await;
+                    }
+                    let _ = reply.send(save_investigation(&mut conn, &inv).await);
+                }
                 WriteJob::Close(done) => {
                     closing = Some(done);
                     break;
@@ -112,4 +124,30 @@ async fn write_all(
     }
     sqlx::query("COMMIT").execute(&mut *conn).await?;
     Ok(results)
+}
+
+async fn save_investigation(
+    conn: &mut SqliteConnection,
+    inv: &pagerless_model::Investigation,
+) -> Result<i64, StoreError> {
+    let (outcome, category) = match &inv.outcome {
+        pagerless_model::Outcome::Diagnosed { diagnosis, .. } => {
+            ("diagnosed", Some(diagnosis.category.clone()))
+        }
+        pagerless_model::Outcome::Escalated { .. } => ("escalated", None),
+    };
+    let body = serde_json::to_string(inv).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO investigations (incident_id, started_at, reasoner, outcome, category, body) \
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(inv.incident_id.map(|i| i.0))
+    .bind(inv.started_at)
+    .bind(&inv.reasoner)
+    .bind(outcome)
+    .bind(category)
+    .bind(body)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
 }
