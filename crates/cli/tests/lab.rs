@@ -518,3 +518,55 @@ fn investigate_an_alertmanager_payload_against_a_lab() {
     assert!(!ok);
     assert!(err.contains("nothing to investigate with"), "{err}");
 }
+
+#[test]
+fn an_alert_no_playbook_explains_is_escalated_with_what_was_seen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab_dir = dir.path().join("lab");
+    let (_lab, ep) = start_lab(&lab_dir, "control-transient-blip", &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let status = Command::new("curl")
+        .args([
+            "-sS",
+            &format!("{}/lab/v1/status", ep["prometheus"].as_str().expect("url")),
+        ])
+        .output()
+        .expect("curl");
+    let status: Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    // Plenty of traffic is not a fault any playbook knows.
+    let payload = serde_json::json!({
+        "version": "4", "status": "firing", "receiver": "pagerless",
+        "groupKey": "{}:{alertname=\"OrderTrafficHigh\"}",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "OrderTrafficHigh", "service": "order-service", "namespace": "shop"},
+            "annotations": {"pagerless_query": "sum(rate(http_requests_total{service=\"order-service\"}[2m])) > 100"},
+            "startsAt": status["now"],
+            "fingerprint": "abcdef0123456781"
+        }]
+    });
+    let file = dir.path().join("alert.json");
+    std::fs::write(&file, payload.to_string()).expect("write");
+    let (ok, out, err) = support::run_cli(
+        &[
+            "investigate",
+            "--alert",
+            file.to_str().expect("utf-8"),
+            "--lab",
+            lab_dir.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("No playbook fits. Ranking the series of shop"),
+        "{out}"
+    );
+    assert!(out.contains("Action: prometheus.correlate"), "{out}");
+    assert!(out.contains("Action: git.history {\"limit\":5}"), "{out}");
+    assert!(out.contains("Escalated: no confident root cause"), "{out}");
+    assert!(
+        out.contains("Initial import of service charts"),
+        "what changed is in the reason: {out}"
+    );
+}

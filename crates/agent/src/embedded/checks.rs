@@ -37,10 +37,14 @@ pub enum Check {
     Nodes,
     /// Watch a while, then the alert's expression again.
     Recheck,
+    /// Generic: rank the namespace's series by how they moved around the onset.
+    Anomalies,
+    /// Generic: what changed in the IaC repository lately, anywhere.
+    Changes,
 }
 
 /// Every check, in the order ties are broken.
-pub const ALL: [Check; 14] = [
+pub const ALL: [Check; 16] = [
     Check::Symptom,
     Check::Memory,
     Check::CpuUsage,
@@ -55,6 +59,8 @@ pub const ALL: [Check; 14] = [
     Check::Disk,
     Check::Nodes,
     Check::Recheck,
+    Check::Anomalies,
+    Check::Changes,
 ];
 
 /// How long to watch a symptom that may heal by itself.
@@ -78,6 +84,8 @@ impl Check {
             Check::Disk => "disk",
             Check::Nodes => "nodes",
             Check::Recheck => "recheck",
+            Check::Anomalies => "anomalies",
+            Check::Changes => "changes",
         }
     }
 
@@ -103,6 +111,8 @@ impl Check {
             Check::Disk => &["disk_filling"],
             Check::Nodes => &["disk_pressure"],
             Check::Recheck => &["symptom_recovered", "symptom_persists"],
+            Check::Anomalies => &["metric_anomaly"],
+            Check::Changes => &["recent_change"],
         }
     }
 
@@ -119,8 +129,8 @@ impl Check {
             | Check::Disk => 0.5,
             Check::Pods | Check::Deployment | Check::Nodes => 0.8,
             Check::Logs => 1.2,
-            Check::Git => 2.5,
-            Check::Recheck => 4.0,
+            Check::Git | Check::Changes => 2.5,
+            Check::Recheck | Check::Anomalies => 4.0,
         }
     }
 
@@ -140,21 +150,24 @@ impl Check {
             Check::Deployment => "kubernetes.deployment",
             Check::Logs => "kubernetes.logs",
             Check::Nodes => "kubernetes.nodes",
-            Check::Git => "git.history",
+            Check::Git | Check::Changes => "git.history",
+            Check::Anomalies => "prometheus.correlate",
         }
     }
 
     /// Whether it can run now, given what is known.
     pub fn ready(self, f: &Facts) -> bool {
         match self {
-            Check::Symptom | Check::Recheck => f.symptom.is_some(),
+            Check::Symptom => f.symptom.is_some(),
+            Check::Recheck => f.symptom.is_some() && f.external_suspect,
             Check::Memory | Check::CpuUsage | Check::Throttling | Check::Pods => {
                 f.namespace.is_some()
             }
             Check::Git | Check::Deployment => f.suspect().is_some() && f.namespace.is_some(),
             Check::Logs => f.crashing_pod.is_some(),
             Check::NodeLoad => !f.service_nodes.is_empty(),
-            Check::Services | Check::Database | Check::Disk | Check::Nodes => true,
+            Check::Services | Check::Database | Check::Disk | Check::Nodes | Check::Changes => true,
+            Check::Anomalies => f.symptom.is_some() && f.namespace.is_some(),
         }
     }
 
@@ -198,6 +211,26 @@ impl Check {
                 tool: "git.history".into(),
                 args: json!({ "service": f.suspect().unwrap_or_default(), "limit": 10 }),
             },
+            Check::Changes => ToolCall { tool: "git.history".into(), args: json!({ "limit": 5 }) },
+            Check::Anomalies => {
+                let t = f.onset.timestamp();
+                ToolCall {
+                    tool: "prometheus.correlate".into(),
+                    args: json!({
+                        "symptom": f.symptom.clone().unwrap_or_default().split(" > ").next().unwrap_or_default(),
+                        "candidates": [
+                            format!("max by (pod) (container_memory_working_set_bytes{{namespace=\"{ns}\"}})"),
+                            format!("sum by (pod) (rate(container_cpu_usage_seconds_total{{namespace=\"{ns}\"}}[2m]))"),
+                            format!("sum by (pod) (increase(kube_pod_container_status_restarts_total{{namespace=\"{ns}\"}}[5m]))"),
+                            "sum by (service) (rate(http_requests_total{code=~\"5..\"}[2m]))".to_owned(),
+                            "histogram_quantile(0.5, sum by (le, service) (rate(http_request_duration_seconds_bucket[2m])))".to_owned(),
+                        ],
+                        "start": t - 1800,
+                        "end": t + 60,
+                        "step_secs": 15,
+                    }),
+                }
+            }
         }
     }
 
@@ -245,6 +278,12 @@ impl Check {
                 "{leading} Nothing we own explains it; a dependency's blip may heal by itself. Watching {} minutes before deciding, then looking at the symptom again.",
                 WATCH_SECS / 60
             ),
+            Check::Anomalies => format!(
+                "{leading} No playbook fits. Ranking the series of {ns} by how strongly and how early they moved around the onset."
+            ),
+            Check::Changes => {
+                format!("{leading} And what changed lately anywhere in the IaC repository?")
+            }
         }
     }
 }

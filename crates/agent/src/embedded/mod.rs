@@ -53,6 +53,11 @@ pub struct Facts {
     pub deployment: Option<DeploymentInfo>,
     /// Nodes.
     pub nodes: Vec<NodeInfo>,
+    /// When the alert started firing.
+    pub onset: chrono::DateTime<chrono::Utc>,
+    /// Whether a dependency outside the suspect was seen slowing down: only
+    /// then is watching worth its minutes.
+    pub external_suspect: bool,
 }
 
 impl Facts {
@@ -111,6 +116,7 @@ impl EmbeddedReasoner {
         self.facts.service = alert.service.clone();
         self.facts.namespace = alert.namespace.clone();
         self.facts.symptom = alert.symptom.clone();
+        self.facts.onset = alert.starts_at;
         let text = format!(
             "{} {}",
             alert.alertname,
@@ -260,13 +266,17 @@ impl EmbeddedReasoner {
             Check::NodeLoad => out.extend(instant().and_then(|r| {
                 probes::node_contention::probe(&r, &self.facts.service_nodes, &svc, step)
             })),
-            Check::Services => out.extend(instant().and_then(|r| {
-                probes::downstream_latency::probe(
-                    &r,
-                    self.facts.service.as_deref().unwrap_or_default(),
-                    step,
-                )
-            })),
+            Check::Services => {
+                let found = instant().and_then(|r| {
+                    probes::downstream_latency::probe(
+                        &r,
+                        self.facts.service.as_deref().unwrap_or_default(),
+                        step,
+                    )
+                });
+                self.facts.external_suspect |= found.is_some();
+                out.extend(found);
+            }
             Check::Database => out.extend(
                 instant()
                     .map(|r| probes::pool_saturated::probe(&r, step))
@@ -340,6 +350,75 @@ impl EmbeddedReasoner {
             }
             Check::Deployment => {
                 self.facts.deployment = serde_json::from_value::<DeploymentInfo>(data.clone()).ok();
+            }
+            Check::Anomalies => {
+                if let Ok(c) =
+                    serde_json::from_value::<pagerless_tools::prometheus::Correlation>(data.clone())
+                {
+                    for (rank, cand) in c.ranked.iter().take(3).enumerate() {
+                        let labels: Vec<String> = cand
+                            .labels
+                            .iter()
+                            .filter(|(k, _)| *k != "__name__")
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect();
+                        let lead = cand
+                            .lead_secs
+                            .map(|l| format!(", {l:.0} s before the onset"))
+                            .unwrap_or_default();
+                        out.push(probes::evidence(
+                            "metric_anomaly",
+                            labels.join(","),
+                            format!(
+                                "#{} {} {{{}}} moved (z={:.1}{lead})",
+                                rank + 1,
+                                cand.query.split('(').next().unwrap_or_default().trim(),
+                                labels.join(","),
+                                cand.z
+                            ),
+                            (cand.score / 3.0).clamp(0.1, 1.0),
+                            step,
+                            &[
+                                ("query", serde_json::json!(cand.query)),
+                                ("z", serde_json::json!(cand.z)),
+                            ],
+                        ));
+                    }
+                }
+            }
+            Check::Changes => {
+                if let Ok(h) = serde_json::from_value::<History>(data.clone()) {
+                    for c in h.commits.iter().take(3) {
+                        let short: String = c.hash.chars().take(7).collect();
+                        let what: Vec<String> = c
+                            .changes
+                            .iter()
+                            .take(3)
+                            .map(|v| {
+                                format!(
+                                    "{} {} → {}",
+                                    v.key,
+                                    v.before.clone().unwrap_or_default(),
+                                    v.after.clone().unwrap_or_default()
+                                )
+                            })
+                            .collect();
+                        out.push(probes::evidence(
+                            "recent_change",
+                            c.files.first().cloned().unwrap_or_default(),
+                            format!(
+                                "{short} by {} ({}): \"{}\" {}",
+                                c.author,
+                                c.date,
+                                c.message,
+                                what.join(", ")
+                            ),
+                            0.5,
+                            step,
+                            &[("commit", serde_json::json!(c.hash))],
+                        ));
+                    }
+                }
             }
         }
         out
@@ -416,6 +495,13 @@ impl Reasoner for EmbeddedReasoner {
         }
         if p >= 0.5 {
             return self.conclude(best, p, &post);
+        }
+        // No playbook fits: the generic look before handing over.
+        if let Some(c) = [Check::Anomalies, Check::Changes]
+            .into_iter()
+            .find(|c| !self.done.contains(c) && c.ready(&self.facts) && available(*c))
+        {
+            return self.call(c, &post);
         }
         Next::Escalate {
             thought: format!(
