@@ -468,14 +468,7 @@ fn investigate_an_alertmanager_payload_against_a_lab() {
     // The lab runs fast to its end; give it a moment to get past the commit.
     std::thread::sleep(Duration::from_secs(2));
     let expr = "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{service=\"order-service\"}[5m]))) > 0.3";
-    let encoded: String = expr
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' => (b as char).to_string(),
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let generator = pagerless_lab::alerts::generator_url("http://prometheus", expr);
     let payload = serde_json::json!({
         "version": "4", "status": "firing", "receiver": "pagerless",
         "groupKey": "{}:{alertname=\"OrderServiceHighLatency\"}",
@@ -484,7 +477,7 @@ fn investigate_an_alertmanager_payload_against_a_lab() {
             "labels": {"alertname": "OrderServiceHighLatency", "service": "order-service", "namespace": "shop", "severity": "critical"},
             "annotations": {"summary": "p99 high"},
             "startsAt": "2026-11-27T20:00:00Z",
-            "generatorURL": format!("http://prometheus/graph?g0.expr={encoded}&g0.tab=1"),
+            "generatorURL": generator,
             "fingerprint": "abcdef0123456789"
         }]
     });
