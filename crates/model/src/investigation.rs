@@ -157,6 +157,58 @@ pub enum ActionKind {
     ClearCache,
     /// Terminate database sessions idle in transaction beyond a threshold.
     TerminateIdleSessions,
+    /// Open a pull request with the permanent fix (a human reviews it).
+    OpenPullRequest,
+    /// Delete a persistent volume. Critical: never automatic.
+    DeleteVolume,
+    /// Change a network policy. Critical: never automatic.
+    ChangeNetworkPolicy,
+    /// Change cloud network routes. Critical: never automatic.
+    ChangeRoutes,
+}
+
+impl ActionKind {
+    /// Every kind, in order of the catalog.
+    pub const ALL: [ActionKind; 13] = [
+        ActionKind::Scale,
+        ActionKind::RestartPod,
+        ActionKind::RolloutRestart,
+        ActionKind::Rollback,
+        ActionKind::Cordon,
+        ActionKind::Uncordon,
+        ActionKind::RaiseLimit,
+        ActionKind::ClearCache,
+        ActionKind::TerminateIdleSessions,
+        ActionKind::OpenPullRequest,
+        ActionKind::DeleteVolume,
+        ActionKind::ChangeNetworkPolicy,
+        ActionKind::ChangeRoutes,
+    ];
+
+    /// The snake_case name used in policies and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Scale => "scale",
+            ActionKind::RestartPod => "restart_pod",
+            ActionKind::RolloutRestart => "rollout_restart",
+            ActionKind::Rollback => "rollback",
+            ActionKind::Cordon => "cordon",
+            ActionKind::Uncordon => "uncordon",
+            ActionKind::RaiseLimit => "raise_limit",
+            ActionKind::ClearCache => "clear_cache",
+            ActionKind::TerminateIdleSessions => "terminate_idle_sessions",
+            ActionKind::OpenPullRequest => "open_pull_request",
+            ActionKind::DeleteVolume => "delete_volume",
+            ActionKind::ChangeNetworkPolicy => "change_network_policy",
+            ActionKind::ChangeRoutes => "change_routes",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A proposed write, not yet authorized: only the guard decides.
@@ -249,4 +301,16 @@ pub struct Investigation {
     pub outcome: Outcome,
     /// Wall time from start to outcome, in milliseconds.
     pub duration_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_kind_names_match_their_json() {
+        for k in ActionKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
 }
