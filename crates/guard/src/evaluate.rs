@@ -155,22 +155,21 @@ pub fn evaluate(
                 ));
             }
         }
-        ActionKind::Cordon => {
+        ActionKind::Cordon
             if usage.cordoned.len() as u32 >= policy.blast_radius.max_cordoned_nodes
-                && !usage.cordoned.contains(&req.target.name)
-            {
-                return deny(format!(
-                    "blast radius: {} node(s) already cordoned ({}); at most {} at once",
-                    usage.cordoned.len(),
-                    usage
-                        .cordoned
-                        .iter()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    policy.blast_radius.max_cordoned_nodes
-                ));
-            }
+                && !usage.cordoned.contains(&req.target.name) =>
+        {
+            return deny(format!(
+                "blast radius: {} node(s) already cordoned ({}); at most {} at once",
+                usage.cordoned.len(),
+                usage
+                    .cordoned
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                policy.blast_radius.max_cordoned_nodes
+            ));
         }
         _ => {}
     }
@@ -384,10 +383,10 @@ fn check_params(policy: &Policy, req: &ActionRequest) -> Result<(), String> {
             None => return Err("scale needs `replicas`".into()),
         },
         ActionKind::TerminateIdleSessions => {
-            if let Some(n) = int("idle_secs") {
-                if n? < 30 {
-                    return Err("sessions idle for under 30 s are not ended".into());
-                }
+            if let Some(n) = int("idle_secs")
+                && n? < 30
+            {
+                return Err("sessions idle for under 30 s are not ended".into());
             }
         }
         ActionKind::ClearCache => {
