@@ -7,12 +7,16 @@
 
 mod alert;
 mod environment;
+mod guard;
 mod incident;
 mod investigation;
 mod scope;
 
 pub use alert::{Alert, AlertBatch, AlertId, AlertStatus, IncomingAlert, Labels};
 pub use environment::Environment;
+pub use guard::{
+    ActionRecord, Approval, ApprovalStatus, AuditEntry, AuditInput, AuditVerification,
+};
 pub use incident::{
     Incident, IncidentDetail, IncidentFilter, IncidentId, IncidentStatus, IngestOutcome,
     ParseIdError, Severity,

@@ -54,6 +54,62 @@ pub trait Store: Send + Sync {
     /// An incident's investigations, oldest first.
     async fn investigations(&self, incident: IncidentId) -> Result<Vec<Investigation>, StoreError>;
 
+    /// Appends to the hash-chained audit log; returns the entry as chained.
+    async fn append_audit(
+        &self,
+        entry: pagerless_model::AuditInput,
+    ) -> Result<pagerless_model::AuditEntry, StoreError>;
+
+    /// The audit log, whole or for one incident, in order.
+    async fn audit(
+        &self,
+        incident: Option<IncidentId>,
+    ) -> Result<Vec<pagerless_model::AuditEntry>, StoreError>;
+
+    /// Checks the audit chain; names the first broken entry.
+    async fn verify_audit(&self) -> Result<pagerless_model::AuditVerification, StoreError>;
+
+    /// Records an allowed write in the ledger; `false` when its idempotency key was already there.
+    async fn record_action(
+        &self,
+        action: pagerless_model::ActionRecord,
+    ) -> Result<bool, StoreError>;
+
+    /// Writes recorded since a time, oldest first.
+    async fn actions_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<pagerless_model::ActionRecord>, StoreError>;
+
+    /// Stores a pending approval; returns its id.
+    async fn create_approval(&self, approval: pagerless_model::Approval)
+    -> Result<i64, StoreError>;
+
+    /// Decides a pending approval; `false` when it was not pending.
+    async fn decide_approval(
+        &self,
+        id: i64,
+        status: pagerless_model::ApprovalStatus,
+        by: String,
+        reason: Option<String>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Approvals, all or with one status, oldest first.
+    async fn approvals(
+        &self,
+        status: Option<pagerless_model::ApprovalStatus>,
+    ) -> Result<Vec<pagerless_model::Approval>, StoreError>;
+
+    /// One approval.
+    async fn approval(&self, id: i64) -> Result<Option<pagerless_model::Approval>, StoreError>;
+
+    /// Sets (or with `None` clears) a guard flag: `kill_switch`, `revoked:NAME`.
+    async fn set_flag(&self, name: String, value: Option<String>) -> Result<(), StoreError>;
+
+    /// Every guard flag.
+    async fn flags(&self) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Row counts.
     async fn stats(&self) -> Result<StoreStats, StoreError>;
 

@@ -4,6 +4,7 @@
 //! beside the writer); writes go through [`writer`], one connection owned by
 //! one task, which makes concurrent deliveries share a transaction and its fsync.
 
+mod guard;
 mod ingest;
 mod rows;
 mod writer;
@@ -40,6 +41,29 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Runs `f` on the writer's connection, in turn with every other write.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl for<'c> FnOnce(
+            &'c mut sqlx::SqliteConnection,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'c>,
+        > + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let task: writer::Task = Box::new(move |conn| {
+            Box::pin(async move {
+                let _ = reply.send(f(conn).await);
+            })
+        });
+        self.writes
+            .send(WriteJob::Task(task))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
     /// Opens the store at `path`, creating the file and its folder when missing,
     /// and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
@@ -199,6 +223,92 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::Corrupt(format!("investigation: {e}")))
             })
             .collect()
+    }
+
+    async fn append_audit(
+        &self,
+        entry: pagerless_model::AuditInput,
+    ) -> Result<pagerless_model::AuditEntry, StoreError> {
+        self.write(move |c| Box::pin(async move { guard::append_audit(c, &entry).await }))
+            .await
+    }
+
+    async fn audit(
+        &self,
+        incident: Option<IncidentId>,
+    ) -> Result<Vec<pagerless_model::AuditEntry>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        guard::audit(&mut conn, incident).await
+    }
+
+    async fn verify_audit(&self) -> Result<pagerless_model::AuditVerification, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        guard::verify(&mut conn).await
+    }
+
+    async fn record_action(
+        &self,
+        action: pagerless_model::ActionRecord,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| Box::pin(async move { guard::record_action(c, &action).await }))
+            .await
+    }
+
+    async fn actions_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<pagerless_model::ActionRecord>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        guard::actions_since(&mut conn, since).await
+    }
+
+    async fn create_approval(
+        &self,
+        approval: pagerless_model::Approval,
+    ) -> Result<i64, StoreError> {
+        self.write(move |c| Box::pin(async move { guard::create_approval(c, &approval).await }))
+            .await
+    }
+
+    async fn decide_approval(
+        &self,
+        id: i64,
+        status: pagerless_model::ApprovalStatus,
+        by: String,
+        reason: Option<String>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            Box::pin(async move {
+                guard::decide_approval(c, id, status, &by, reason.as_deref(), at).await
+            })
+        })
+        .await
+    }
+
+    async fn approvals(
+        &self,
+        status: Option<pagerless_model::ApprovalStatus>,
+    ) -> Result<Vec<pagerless_model::Approval>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        guard::approvals(&mut conn, status, None).await
+    }
+
+    async fn approval(&self, id: i64) -> Result<Option<pagerless_model::Approval>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        Ok(guard::approvals(&mut conn, None, Some(id)).await?.pop())
+    }
+
+    async fn set_flag(&self, name: String, value: Option<String>) -> Result<(), StoreError> {
+        self.write(move |c| {
+            Box::pin(async move { guard::set_flag(c, &name, value.as_deref()).await })
+        })
+        .await
+    }
+
+    async fn flags(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        guard::flags(&mut conn).await
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {

@@ -367,3 +367,185 @@ async fn investigations_round_trip_per_incident() {
             .is_empty()
     );
 }
+
+async fn raw(path: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    sqlx::sqlite::SqliteConnectOptions::from_str("sqlite://")
+        .unwrap()
+        .filename(path)
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn audit_input(i: i64) -> pagerless_model::AuditInput {
+    pagerless_model::AuditInput {
+        at: t(i),
+        identity: "pagerless@test".into(),
+        incident_id: Some(pagerless_model::IncidentId(1 + i % 2)),
+        kind: "decision".into(),
+        body: serde_json::json!({"decision": "allowed", "kind": "scale", "n": i}),
+    }
+}
+
+#[tokio::test]
+async fn the_audit_chain_verifies_and_names_any_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    for i in 0..5 {
+        let e = s.append_audit(audit_input(i)).await.unwrap();
+        assert_eq!(e.seq, i + 1);
+    }
+    let ok = s.verify_audit().await.unwrap();
+    assert_eq!((ok.entries, ok.broken.clone()), (5, None));
+    assert_eq!(
+        s.audit(Some(pagerless_model::IncidentId(2)))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Change any one byte of any column of entry 3: verify names entry 3.
+    let mut conn = raw(&path).await;
+    for column in ["at", "identity", "kind", "body", "prev_hash", "hash"] {
+        let original: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT {column} FROM audit WHERE seq = 3"
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        for pos in [0, original.len() / 2, original.len() - 1] {
+            let mut bytes = original.clone().into_bytes();
+            bytes[pos] = if bytes[pos] == b'0' { b'1' } else { b'0' };
+            let tampered = String::from_utf8(bytes).unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE audit SET {column} = ? WHERE seq = 3"
+            )))
+            .bind(&tampered)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            let v = s.verify_audit().await.unwrap();
+            assert_eq!(
+                v.broken.as_ref().map(|b| b.0),
+                Some(3),
+                "{column}[{pos}]: {v:?}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE audit SET {column} = ? WHERE seq = 3"
+            )))
+            .bind(&original)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(s.verify_audit().await.unwrap().broken, None, "restored");
+    // Delete an entry: verify names the gap.
+    sqlx::query("DELETE FROM audit WHERE seq = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let v = s.verify_audit().await.unwrap();
+    assert_eq!(
+        v.broken,
+        Some((2, "entry 2 is missing (the next is 3)".to_owned()))
+    );
+    // Deleting the last entry leaves a valid but shorter chain; appending after it continues.
+}
+
+#[tokio::test]
+async fn ledger_is_idempotent_and_approvals_decide_once() {
+    let (_d, s) = store().await;
+    let action = pagerless_model::ActionRecord {
+        key: "inc-1/scale/shop/order-service".into(),
+        kind: pagerless_model::ActionKind::Scale,
+        target: pagerless_model::Target {
+            kind: pagerless_model::TargetKind::Deployment,
+            namespace: Some("shop".into()),
+            name: "order-service".into(),
+        },
+        service: Some("order-service".into()),
+        environment: "prod".into(),
+        incident_id: Some(pagerless_model::IncidentId(1)),
+        at: t(10),
+        replicas_added: 2,
+        identity: "pagerless@test".into(),
+    };
+    assert!(s.record_action(action.clone()).await.unwrap());
+    assert!(
+        !s.record_action(action.clone()).await.unwrap(),
+        "same key, not twice"
+    );
+    assert_eq!(s.actions_since(t(0)).await.unwrap(), vec![action.clone()]);
+    assert!(s.actions_since(t(11)).await.unwrap().is_empty());
+
+    let approval = pagerless_model::Approval {
+        id: 0,
+        created_at: t(20),
+        deadline: t(920),
+        incident_id: Some(pagerless_model::IncidentId(1)),
+        request: pagerless_model::ActionRequest {
+            kind: pagerless_model::ActionKind::Rollback,
+            target: action.target.clone(),
+            params: Default::default(),
+            rationale: "r".into(),
+        },
+        scope: serde_json::json!({"environment": "prod"}),
+        approvers: vec!["sre-oncall".into()],
+        why: "rollback needs approval".into(),
+        status: pagerless_model::ApprovalStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+        reason: None,
+    };
+    let id = s.create_approval(approval).await.unwrap();
+    assert_eq!(
+        s.approvals(Some(pagerless_model::ApprovalStatus::Pending))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.decide_approval(
+            id,
+            pagerless_model::ApprovalStatus::Approved,
+            "alice".into(),
+            None,
+            t(30)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.decide_approval(
+            id,
+            pagerless_model::ApprovalStatus::Denied,
+            "bob".into(),
+            Some("no".into()),
+            t(31)
+        )
+        .await
+        .unwrap(),
+        "decided once"
+    );
+    let a = s.approval(id).await.unwrap().unwrap();
+    assert_eq!(
+        (a.status, a.decided_by.as_deref()),
+        (pagerless_model::ApprovalStatus::Approved, Some("alice"))
+    );
+
+    s.set_flag("kill_switch".into(), Some("on".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.flags().await.unwrap(),
+        vec![("kill_switch".to_owned(), "on".to_owned())]
+    );
+    s.set_flag("kill_switch".into(), None).await.unwrap();
+    assert!(s.flags().await.unwrap().is_empty());
+}

@@ -22,6 +22,15 @@ pub(super) const QUEUE_DEPTH: usize = 4096;
 /// The most jobs committed together.
 const MAX_GROUP: usize = 512;
 
+/// A write to run on the writer's connection.
+pub(super) type Task = Box<
+    dyn for<'c> FnOnce(
+            &'c mut SqliteConnection,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'c>>
+        + Send,
+>;
+
 /// Work for the writer.
 pub(super) enum WriteJob {
     /// Store one delivery and answer with what it did.
@@ -34,6 +43,8 @@ pub(super) enum WriteJob {
         Box<pagerless_model::Investigation>,
         oneshot::Sender<Result<i64, StoreError>>,
     ),
+    /// Any other write, run on the writer's connection in turn (it answers by itself).
+    Task(Task),
     /// Finish what is queued before this, close the connection, then answer.
     Close(oneshot::Sender<()>),
 }
@@ -53,6 +64,12 @@ pub(super) async fn run(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Wri
                         commit_group(&mut conn, &mut group).await;
                     }
                     let _ = reply.send(save_investigation(&mut conn, &inv).await);
+                }
+                WriteJob::Task(task) => {
+                    if !group.is_empty() {
+                        commit_group(&mut conn, &mut group).await;
+                    }
+                    task(&mut conn).await;
                 }
                 WriteJob::Close(done) => {
                     closing = Some(done);
