@@ -140,9 +140,8 @@ pub(super) async fn verify(conn: &mut SqliteConnection) -> Result<AuditVerificat
             .fetch_all(&mut *conn)
             .await?;
     let mut prev = GENESIS.to_owned();
-    let mut expected_seq = 1;
     let total = rows.len() as i64;
-    for row in rows {
+    for (expected_seq, row) in (1i64..).zip(rows) {
         let seq = row.0;
         if seq != expected_seq {
             return Ok(AuditVerification {
@@ -189,7 +188,6 @@ pub(super) async fn verify(conn: &mut SqliteConnection) -> Result<AuditVerificat
             });
         }
         prev = stored_hash;
-        expected_seq += 1;
     }
     Ok(AuditVerification {
         entries: total,
@@ -221,11 +219,23 @@ pub(super) async fn record_action(
     Ok(done.rows_affected() == 1)
 }
 
+type ActionRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<i64>,
+    DateTime<Utc>,
+    i64,
+    String,
+);
+
 pub(super) async fn actions_since(
     conn: &mut SqliteConnection,
     since: DateTime<Utc>,
 ) -> Result<Vec<ActionRecord>, StoreError> {
-    let rows: Vec<(String, String, String, Option<String>, String, Option<i64>, DateTime<Utc>, i64, String)> = sqlx::query_as(
+    let rows: Vec<ActionRow> = sqlx::query_as(
         "SELECT key, kind, target, service, environment, incident_id, at, replicas_added, identity FROM guard_actions WHERE at >= ? ORDER BY id",
     )
     .bind(since)
