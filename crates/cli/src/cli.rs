@@ -71,6 +71,46 @@ pub enum Command {
         #[command(subcommand)]
         command: EvalCommand,
     },
+    /// Pending approvals: list them.
+    Approvals {
+        /// Every approval, not only the pending ones.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending write.
+    Approve {
+        /// The approval's id.
+        id: i64,
+        /// Who approves [default: $PAGERLESS_USER, else $USER].
+        #[arg(long = "as", value_name = "NAME")]
+        approver: Option<String>,
+    },
+    /// Deny a pending write.
+    Deny {
+        /// The approval's id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        why: String,
+        /// Who denies [default: $PAGERLESS_USER, else $USER].
+        #[arg(long = "as", value_name = "NAME")]
+        approver: Option<String>,
+    },
+    /// The audit log.
+    Audit {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// The guard's switches and policy.
+    Guard {
+        /// What to do.
+        #[command(subcommand)]
+        command: GuardCommand,
+    },
     /// The lab: a simulated cluster to rehearse on, behind the real Kubernetes and Prometheus APIs.
     Lab {
         /// What to do with the lab.
@@ -198,6 +238,48 @@ pub enum EvalCommand {
         #[arg(long)]
         trace: bool,
     },
+}
+
+/// `pagerless audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; names the first broken entry and exits non-zero when broken.
+    Verify,
+    /// Print the log, whole or for one incident.
+    Show {
+        /// Only this incident's entries.
+        #[arg(long)]
+        incident: Option<IncidentId>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `pagerless guard ...`.
+#[derive(Debug, Subcommand)]
+pub enum GuardCommand {
+    /// Turn the global kill switch on (every write refused at once) or off.
+    KillSwitch {
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Revoke an identity's right to act (or restore it with --restore).
+    Revoke {
+        /// The identity.
+        identity: String,
+        /// Restore instead of revoking.
+        #[arg(long)]
+        restore: bool,
+    },
+    /// Validate a policy file.
+    Check {
+        /// The policy file.
+        policy: PathBuf,
+    },
+    /// Show the guard's state: mode per environment, switches, quotas used.
+    Status,
 }
 
 /// `pagerless lab ...`.

@@ -27,6 +27,27 @@ pub struct Config {
     pub tools: pagerless_tools::config::ToolsConfig,
     /// How investigations run.
     pub investigation: InvestigationConfig,
+    /// The guard: who pagerless acts as, and the policy that decides its writes.
+    pub guard: GuardConfig,
+}
+
+/// The `guard:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// This instance's identity in the audit log and, for Kubernetes, its service account. Default: `pagerless`.
+    pub identity: String,
+    /// The guardrails policy file. Default: the built-in policy (shadow in prod, autonomous in dev).
+    pub policy: Option<PathBuf>,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            identity: "pagerless".into(),
+            policy: None,
+        }
+    }
 }
 
 /// The `investigation:` section.

@@ -2,6 +2,7 @@
 
 mod bench;
 mod eval;
+mod guard;
 mod incidents;
 mod init;
 mod investigator;
@@ -81,6 +82,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             command: BenchCommand::Lab(bench),
         } => bench::lab(&bench),
         Command::Investigate(inv) => investigator::command(&settings, &inv).await,
+        Command::Approvals { all, json } => guard::approvals(&settings, all, json).await,
+        Command::Approve { id, approver } => guard::approve(&settings, id, &approver).await,
+        Command::Deny { id, why, approver } => guard::deny(&settings, id, &why, &approver).await,
+        Command::Audit { command } => guard::audit(&settings, &command).await,
+        Command::Guard { command } => guard::guard(&settings, &command).await,
         Command::Init(_)
         | Command::Lab { .. }
         | Command::Eval { .. }
