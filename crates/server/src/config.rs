@@ -17,6 +17,10 @@ pub struct ServerConfig {
     pub api_token: Option<String>,
     /// Largest request body accepted, in bytes; larger ones get 413. Default: 4194304 (4 MiB).
     pub max_body_bytes: usize,
+    /// Slack's signing secret, to accept its interactive approval buttons at
+    /// `/api/v1/slack/interactions`. Default: none (the route answers 404).
+    /// The environment variable `PAGERLESS_SLACK_SIGNING_SECRET` overrides it.
+    pub slack_signing_secret: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -25,6 +29,7 @@ impl Default for ServerConfig {
             listen: default_listen(),
             api_token: None,
             max_body_bytes: 4 * 1024 * 1024,
+            slack_signing_secret: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! worth retrying (its webhook retries 5xx, not 4xx).
 
 mod api;
+pub mod approvals;
 mod auth;
 mod config;
 mod error;
@@ -38,6 +39,10 @@ pub struct AppState {
     /// Where newly opened incidents are announced for investigation, if anywhere.
     /// Intake never waits on it: a full queue is logged and the incident stays open.
     pub investigate: Option<tokio::sync::mpsc::Sender<pagerless_model::IncidentId>>,
+    /// The guard, for approvals over HTTP; `None` disables those routes.
+    pub guard: Option<Arc<pagerless_guard::Guard>>,
+    /// Slack's signing secret, for its interactive buttons; `None` disables that route.
+    pub slack_signing_secret: Option<Arc<str>>,
 }
 
 /// The whole HTTP surface.
@@ -53,12 +58,16 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/v1/incidents/{id}/investigations",
             get(api::incident_investigations),
         )
+        .route("/api/v1/approvals", get(approvals::list))
+        .route("/api/v1/approvals/{id}/approve", post(approvals::approve))
+        .route("/api/v1/approvals/{id}/deny", post(approvals::deny))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));
     Router::new()
         .merge(protected)
+        .route("/api/v1/slack/interactions", post(approvals::slack))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(api::not_found)

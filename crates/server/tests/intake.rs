@@ -33,6 +33,8 @@ async fn harness(token: Option<&str>, max_body: usize) -> Harness {
             api_token: token.map(Arc::from),
             labels: Arc::new(LabelMapping::default()),
             investigate: None,
+            guard: None,
+            slack_signing_secret: None,
         },
         max_body,
     );

@@ -52,6 +52,8 @@ pub async fn intake(settings: &Settings, args: &BenchIntakeArgs) -> Result<ExitC
                     api_token: None,
                     labels: Arc::new(settings.config.intake.clone()),
                     investigate: None,
+                    guard: None,
+                    slack_signing_secret: None,
                 },
                 settings.config.server.max_body_bytes,
             );

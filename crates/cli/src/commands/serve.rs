@@ -52,11 +52,30 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         println!("  investigations: off (no `tools:` configured; see docs/config.md)");
         None
     };
+    let guard = Arc::new(pagerless_guard::Guard::new(
+        store.clone(),
+        super::guard::policy(settings)?,
+        pagerless_guard::Identity::agent(settings.config.guard.identity.clone()),
+    ));
+    let slack = std::env::var("PAGERLESS_SLACK_SIGNING_SECRET")
+        .ok()
+        .or_else(|| server.slack_signing_secret.clone())
+        .filter(|s| !s.is_empty());
+    println!(
+        "  approvals: /api/v1/approvals{}",
+        if slack.is_some() {
+            ", Slack buttons at /api/v1/slack/interactions"
+        } else {
+            ""
+        }
+    );
     let state = AppState {
         store: store.clone(),
         api_token: token.as_deref().map(Arc::from),
         labels: Arc::new(settings.config.intake.clone()),
         investigate,
+        guard: Some(guard),
+        slack_signing_secret: slack.as_deref().map(Arc::from),
     };
     let app = pagerless_server::router(state, server.max_body_bytes);
 
