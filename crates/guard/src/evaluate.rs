@@ -46,6 +46,12 @@ pub struct PastAction {
     pub at: DateTime<Utc>,
     /// Replicas it added (scale).
     pub replicas_added: i64,
+    /// CPU cores it added to limits (raise_limit).
+    #[serde(default)]
+    pub cpu_added: f64,
+    /// Memory it added to limits, bytes (raise_limit).
+    #[serde(default)]
+    pub memory_added: f64,
 }
 
 /// What has been done, and the switches in force.
@@ -93,6 +99,67 @@ impl Verdict {
             }
         }
     }
+}
+
+/// What a request adds: (replicas, CPU cores, memory bytes). `scale` adds
+/// `replicas - from`; `raise_limit` adds `cpu - from_cpu` and `memory - from_memory`.
+pub fn added(req: &ActionRequest) -> (i64, f64, f64) {
+    let q = |k: &str, parse: fn(&str) -> Option<f64>| {
+        req.params.get(k).and_then(Value::as_str).and_then(parse)
+    };
+    match req.kind {
+        ActionKind::Scale => {
+            let to = req
+                .params
+                .get("replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let from = req.params.get("from").and_then(Value::as_i64).unwrap_or(to);
+            ((to - from).max(0), 0.0, 0.0)
+        }
+        ActionKind::RaiseLimit => {
+            let cpu = match (q("cpu", cores), q("from_cpu", cores)) {
+                (Some(to), Some(from)) => (to - from).max(0.0),
+                (Some(to), None) => to,
+                _ => 0.0,
+            };
+            let mem = match (q("memory", bytes), q("from_memory", bytes)) {
+                (Some(to), Some(from)) => (to - from).max(0.0),
+                (Some(to), None) => to,
+                _ => 0.0,
+            };
+            (0, cpu, mem)
+        }
+        _ => (0, 0.0, 0.0),
+    }
+}
+
+/// A CPU quantity (`500m`, `2`) in cores.
+fn cores(q: &str) -> Option<f64> {
+    match q.trim().strip_suffix('m') {
+        Some(m) => m.parse::<f64>().ok().map(|m| m / 1000.0),
+        None => q.trim().parse().ok(),
+    }
+}
+
+/// A memory quantity (`512Mi`, `2Gi`, `1G`) in bytes.
+fn bytes(q: &str) -> Option<f64> {
+    let q = q.trim();
+    for (suf, m) in [
+        ("Ki", 1024f64),
+        ("Mi", 1024f64.powi(2)),
+        ("Gi", 1024f64.powi(3)),
+        ("Ti", 1024f64.powi(4)),
+        ("K", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+    ] {
+        if let Some(n) = q.strip_suffix(suf) {
+            return n.parse::<f64>().ok().map(|n| n * m);
+        }
+    }
+    q.parse().ok()
 }
 
 fn deny(why: impl Into<String>) -> Verdict {
@@ -222,6 +289,55 @@ pub fn evaluate(
         }
     }
 
+    let day = now - chrono::Duration::days(1);
+    let env_today = || {
+        usage
+            .recent
+            .iter()
+            .filter(|a| a.environment == scope.environment && a.at >= day)
+    };
+    if kind == ActionKind::RaiseLimit {
+        let (_, cpu, mem) = added(req);
+        let cpu_today: f64 = env_today().map(|a| a.cpu_added).sum();
+        let mem_today: f64 = env_today().map(|a| a.memory_added).sum();
+        if cpu_today + cpu > budget.cpu_cores_per_day {
+            return deny(format!(
+                "budget: today would add {:.2} CPU cores to limits in {}; the cap is {}",
+                cpu_today + cpu,
+                scope.environment,
+                budget.cpu_cores_per_day
+            ));
+        }
+        let gib = 1024f64.powi(3);
+        if (mem_today + mem) / gib > budget.memory_gib_per_day {
+            return deny(format!(
+                "budget: today would add {:.1} GiB of memory to limits in {}; the cap is {} GiB",
+                (mem_today + mem) / gib,
+                scope.environment,
+                budget.memory_gib_per_day
+            ));
+        }
+    }
+    // The cost rate of everything added today, at the policy's prices.
+    let (r, c, m) = added(req);
+    let gib = 1024f64.powi(3);
+    let p = &policy.prices;
+    let rate = |replicas: f64, cores: f64, bytes: f64| {
+        replicas * p.replica_hour + cores * p.core_hour + bytes / gib * p.gib_hour
+    };
+    let today_rate: f64 = env_today()
+        .map(|a| rate(a.replicas_added as f64, a.cpu_added, a.memory_added))
+        .sum();
+    let this_rate = rate(r as f64, c, m);
+    if this_rate > 0.0 && today_rate + this_rate > budget.max_added_cost_per_hour {
+        return deny(format!(
+            "budget: today's additions would cost {:.2}/hour in {}; the cap is {:.2}/hour",
+            today_rate + this_rate,
+            scope.environment,
+            budget.max_added_cost_per_hour
+        ));
+    }
+
     // Quotas: over one, a human decides.
     for q in policy.quotas.iter().filter(|q| q.kind == kind) {
         let since = now - chrono::Duration::seconds(q.window_secs);
@@ -349,7 +465,7 @@ fn check_params(policy: &Policy, req: &ActionRequest) -> Result<(), String> {
         | ActionKind::Rollback
         | ActionKind::Cordon
         | ActionKind::Uncordon => &[],
-        ActionKind::RaiseLimit => &["container", "cpu", "memory"],
+        ActionKind::RaiseLimit => &["container", "cpu", "memory", "from_cpu", "from_memory"],
         ActionKind::ClearCache => &["path"],
         ActionKind::TerminateIdleSessions => &["idle_secs", "role", "application"],
         ActionKind::OpenPullRequest => &["file", "key", "value"],

@@ -10,14 +10,14 @@
 mod authorized;
 pub mod catalog;
 mod decide;
-mod evaluate;
+pub mod evaluate;
 pub mod policy;
 mod service;
 
 pub use authorized::{Authorized, Identity};
 pub use catalog::{Risk, risk};
 pub use decide::{Decision, DecisionRecord, decide, decide_approved};
-pub use evaluate::{PastAction, Scope, Usage, Verdict, evaluate};
+pub use evaluate::{PastAction, Scope, Usage, Verdict, added, evaluate};
 pub use policy::{Mode, Policy, PolicyError};
 pub use service::{Guard, GuardError, idempotency_key, scope_of};
 

@@ -40,6 +40,31 @@ pub struct Policy {
     /// How long an approval may wait before it is denied, in seconds. Default: 900.
     #[serde(default = "default_approval_timeout")]
     pub approval_timeout_secs: u64,
+    /// What added capacity costs, for the cost-rate budget.
+    #[serde(default)]
+    pub prices: Prices,
+}
+
+/// Prices per hour of added capacity, in the budget's currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prices {
+    /// One replica for an hour. Default: 0.05.
+    pub replica_hour: f64,
+    /// One CPU core of limit for an hour. Default: 0.04.
+    pub core_hour: f64,
+    /// One GiB of memory limit for an hour. Default: 0.005.
+    pub gib_hour: f64,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Prices {
+            replica_hour: 0.05,
+            core_hour: 0.04,
+            gib_hour: 0.005,
+        }
+    }
 }
 
 fn default_cache_paths() -> Vec<String> {
@@ -83,6 +108,8 @@ pub struct Budget {
     pub memory_gib_per_day: f64,
     /// Most replicas one scale may reach. Default: 100.
     pub max_replicas: u32,
+    /// Most a day's additions may cost per hour, at `prices`. Default: 10.
+    pub max_added_cost_per_hour: f64,
 }
 
 impl Default for Budget {
@@ -93,6 +120,7 @@ impl Default for Budget {
             cpu_cores_per_day: 16.0,
             memory_gib_per_day: 64.0,
             max_replicas: 100,
+            max_added_cost_per_hour: 10.0,
         }
     }
 }
@@ -172,6 +200,7 @@ impl Policy {
             blast_radius: BlastRadius::default(),
             clear_cache_paths: Vec::new(),
             approval_timeout_secs: default_approval_timeout(),
+            prices: Prices::default(),
         })
     }
 

@@ -152,6 +152,8 @@ impl Guard {
                     incident: a.incident_id.map(|i| i.0),
                     at: a.at,
                     replicas_added: a.replicas_added,
+                    cpu_added: a.cpu_added,
+                    memory_added: a.memory_added,
                 })
                 .collect(),
             cordoned,
@@ -437,21 +439,7 @@ impl Guard {
         who: &Identity,
         now: DateTime<Utc>,
     ) -> Result<bool, GuardError> {
-        let replicas_added = if req.kind == ActionKind::Scale {
-            let to = req
-                .params
-                .get("replicas")
-                .and_then(serde_json::Value::as_i64)
-                .unwrap_or(0);
-            let from = req
-                .params
-                .get("from")
-                .and_then(serde_json::Value::as_i64)
-                .unwrap_or(to);
-            (to - from).max(0)
-        } else {
-            0
-        };
+        let (replicas_added, cpu_added, memory_added) = crate::evaluate::added(req);
         Ok(self
             .store
             .record_action(ActionRecord {
@@ -463,6 +451,8 @@ impl Guard {
                 incident_id: incident,
                 at: now,
                 replicas_added,
+                cpu_added,
+                memory_added,
                 identity: who.name.clone(),
             })
             .await?)

@@ -83,6 +83,8 @@ fn past(kind: ActionKind, mins_ago: i64) -> PastAction {
         incident: Some(1),
         at: now() - chrono::Duration::minutes(mins_ago),
         replicas_added: 0,
+        cpu_added: 0.0,
+        memory_added: 0.0,
     }
 }
 
@@ -514,4 +516,68 @@ fn approval_lifts_the_human_need_not_the_hard_limits() {
         now(),
     );
     assert!(matches!(&d, Decision::Denied { why } if why.contains("not a human")));
+}
+
+#[test]
+fn limits_raised_and_cost_rate_are_budgeted() {
+    let p = policy("autonomous");
+    let mut dev = scope();
+    dev.environment = "dev".into();
+    let raise = |mem: &str| {
+        req(
+            ActionKind::RaiseLimit,
+            deployment("order-service"),
+            &[
+                ("container", json!("order-api-v2")),
+                ("memory", json!(mem)),
+                ("from_memory", json!("512Mi")),
+            ],
+        )
+    };
+    let v = evaluate(
+        &p,
+        &raise("2Gi"),
+        &dev,
+        &Usage::default(),
+        &agent(),
+        Some(1),
+        now(),
+    );
+    assert!(matches!(v, Verdict::Allow { .. }), "{v:?}");
+    let v = evaluate(
+        &p,
+        &raise("100Gi"),
+        &dev,
+        &Usage::default(),
+        &agent(),
+        Some(1),
+        now(),
+    );
+    assert!(
+        matches!(&v, Verdict::Deny { why } if why.contains("GiB of memory to limits in dev; the cap is 64")),
+        "{v:?}"
+    );
+    // prod: 2/hour of additions at 0.05 a replica-hour is 40 replicas; the replica budgets bite first,
+    // so make the prices steep to see the cost rate.
+    let mut pricey = p.clone();
+    pricey.prices.replica_hour = 1.0;
+    let scale = req(
+        ActionKind::Scale,
+        deployment("order-service"),
+        &[("replicas", json!(6)), ("from", json!(3))],
+    );
+    let v = evaluate(
+        &pricey,
+        &scale,
+        &scope(),
+        &Usage::default(),
+        &agent(),
+        Some(1),
+        now(),
+    );
+    assert!(
+        matches!(&v, Verdict::Deny { why } if why.contains("cost 3.00/hour in prod; the cap is 2.00/hour")),
+        "{v:?}"
+    );
+    assert_eq!(evaluate::added(&scale), (3, 0.0, 0.0));
 }

@@ -132,7 +132,7 @@ proptest! {
                 }
                 prop_assert!(kind != ActionKind::DeleteVolume);
                 let added = if kind == ActionKind::Scale { (s.replicas - 3).max(0) } else { 0 };
-                let record = PastAction { kind, target: t.clone(), service: Some(service.into()), environment: env.into(), incident: Some(s.incident), at: now, replicas_added: added };
+                let record = PastAction { kind, target: t.clone(), service: Some(service.into()), environment: env.into(), incident: Some(s.incident), at: now, replicas_added: added, cpu_added: 0.0, memory_added: 0.0 };
                 allowed.push(record.clone());
                 usage.recent.push(record);
                 if kind == ActionKind::Cordon {

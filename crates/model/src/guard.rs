@@ -70,6 +70,12 @@ pub struct ActionRecord {
     pub at: DateTime<Utc>,
     /// Replicas it added (scale).
     pub replicas_added: i64,
+    /// CPU cores it added to limits (raise_limit).
+    #[serde(default)]
+    pub cpu_added: f64,
+    /// Memory it added to limits, bytes (raise_limit).
+    #[serde(default)]
+    pub memory_added: f64,
     /// Who acts.
     pub identity: String,
 }

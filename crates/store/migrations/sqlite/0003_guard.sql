@@ -23,6 +23,8 @@ CREATE TABLE guard_actions (
     incident_id     INTEGER,
     at              TEXT    NOT NULL,
     replicas_added  INTEGER NOT NULL DEFAULT 0,
+    cpu_added       REAL    NOT NULL DEFAULT 0,
+    memory_added    REAL    NOT NULL DEFAULT 0,
     identity        TEXT    NOT NULL
 );
 CREATE INDEX guard_actions_at ON guard_actions (at);

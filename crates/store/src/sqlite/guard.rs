@@ -202,8 +202,8 @@ pub(super) async fn record_action(
     let target =
         serde_json::to_string(&a.target).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let done = sqlx::query(
-        "INSERT INTO guard_actions (key, kind, target, service, environment, incident_id, at, replicas_added, identity) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO guard_actions (key, kind, target, service, environment, incident_id, at, replicas_added, cpu_added, memory_added, identity) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
     )
     .bind(&a.key)
     .bind(a.kind.as_str())
@@ -213,6 +213,8 @@ pub(super) async fn record_action(
     .bind(a.incident_id.map(|i| i.0))
     .bind(a.at)
     .bind(a.replicas_added)
+    .bind(a.cpu_added)
+    .bind(a.memory_added)
     .bind(&a.identity)
     .execute(&mut *conn)
     .await?;
@@ -228,6 +230,8 @@ type ActionRow = (
     Option<i64>,
     DateTime<Utc>,
     i64,
+    f64,
+    f64,
     String,
 );
 
@@ -236,14 +240,26 @@ pub(super) async fn actions_since(
     since: DateTime<Utc>,
 ) -> Result<Vec<ActionRecord>, StoreError> {
     let rows: Vec<ActionRow> = sqlx::query_as(
-        "SELECT key, kind, target, service, environment, incident_id, at, replicas_added, identity FROM guard_actions WHERE at >= ? ORDER BY id",
+        "SELECT key, kind, target, service, environment, incident_id, at, replicas_added, cpu_added, memory_added, identity FROM guard_actions WHERE at >= ? ORDER BY id",
     )
     .bind(since)
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
         .map(
-            |(key, kind, target, service, environment, incident, at, replicas_added, identity)| {
+            |(
+                key,
+                kind,
+                target,
+                service,
+                environment,
+                incident,
+                at,
+                replicas_added,
+                cpu_added,
+                memory_added,
+                identity,
+            )| {
                 Ok(ActionRecord {
                     key,
                     kind: serde_json::from_value(serde_json::Value::String(kind.clone()))
@@ -255,6 +271,8 @@ pub(super) async fn actions_since(
                     incident_id: incident.map(IncidentId),
                     at,
                     replicas_added,
+                    cpu_added,
+                    memory_added,
                     identity,
                 })
             },

@@ -473,6 +473,8 @@ async fn ledger_is_idempotent_and_approvals_decide_once() {
         incident_id: Some(pagerless_model::IncidentId(1)),
         at: t(10),
         replicas_added: 2,
+        cpu_added: 0.0,
+        memory_added: 0.0,
         identity: "pagerless@test".into(),
     };
     assert!(s.record_action(action.clone()).await.unwrap());
