@@ -110,6 +110,14 @@ pub trait Store: Send + Sync {
     /// Every guard flag.
     async fn flags(&self) -> Result<Vec<(String, String)>, StoreError>;
 
+    /// Moves an incident to `status` (mitigated, escalated, ...); `false` when there is no such incident.
+    async fn set_incident_status(
+        &self,
+        id: IncidentId,
+        status: pagerless_model::IncidentStatus,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// Row counts.
     async fn stats(&self) -> Result<StoreStats, StoreError>;
 

@@ -215,3 +215,85 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A lab scenario served on loopback and stepped to its first alert, with a
+/// toolbox reading it and the alert as pagerless would receive it.
+pub struct LabAtAlert {
+    pub lab: std::sync::Arc<pagerless_lab::serve::LabHandle>,
+    pub alert: pagerless_agent::AlertContext,
+    pub webhook: serde_json::Value,
+    pub toolbox: pagerless_tools::Toolbox,
+    pub scenario: pagerless_lab::Scenario,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn lab_at_alert(name: &str) -> LabAtAlert {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = pagerless_lab::find_scenario(name).expect("scenario");
+    let world =
+        pagerless_lab::world::World::new(scenario.clone(), Some(&dir.path().join("iac")), None)
+            .expect("world");
+    let lab = std::sync::Arc::new(
+        pagerless_lab::serve::LabHandle::serve(world, dir.path(), false, None)
+            .await
+            .expect("serve"),
+    );
+    let (alertname, alerts) = loop {
+        let changes = lab.step().expect("step");
+        if let Some(c) = changes
+            .into_iter()
+            .find(|(_, a)| a.iter().any(|x| x.resolved_at.is_none()))
+        {
+            break c;
+        }
+    };
+    let ep = lab.endpoints().clone();
+    let rule = scenario
+        .alerts
+        .iter()
+        .find(|r| r.name == alertname)
+        .expect("rule");
+    let webhook = pagerless_lab::alerts::webhook(
+        &alertname,
+        &alerts,
+        &ep.prometheus,
+        &pagerless_lab::alerts::generator_url(&ep.prometheus, &rule.expr),
+    );
+    let toolbox = pagerless_tools::config::ToolsConfig {
+        prometheus: Some(pagerless_tools::prometheus::PrometheusConfig::new(
+            ep.prometheus.clone(),
+        )),
+        kubernetes: Some(pagerless_tools::kubernetes::KubernetesConfig {
+            kubeconfig: Some(ep.kubeconfig.clone().into()),
+            ..Default::default()
+        }),
+        git: Some(pagerless_tools::git::GitConfig::new(ep.git.clone())),
+        shell: None,
+        postgres: None,
+        logs: None,
+    }
+    .toolbox()
+    .await
+    .expect("toolbox");
+    let labels = alerts[0].labels.clone();
+    let alert = pagerless_agent::AlertContext {
+        incident_id: None,
+        alertname,
+        service: labels.get("service").cloned(),
+        namespace: labels.get("namespace").cloned(),
+        node: labels.get("node").cloned(),
+        environment: pagerless_model::Environment::prod(),
+        labels,
+        annotations: alerts[0].annotations.clone(),
+        starts_at: lab.world().lock().expect("lock").now(),
+        symptom: Some(rule.expr.clone()),
+    };
+    LabAtAlert {
+        lab,
+        alert,
+        webhook,
+        toolbox,
+        scenario,
+        dir,
+    }
+}

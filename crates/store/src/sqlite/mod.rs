@@ -311,6 +311,27 @@ impl Store for SqliteStore {
         guard::flags(&mut conn).await
     }
 
+    async fn set_incident_status(
+        &self,
+        id: IncidentId,
+        status: pagerless_model::IncidentStatus,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            Box::pin(async move {
+                // A resolved incident stays resolved: its alerts said so.
+                let done = sqlx::query("UPDATE incidents SET status = ?, updated_at = ? WHERE id = ? AND status <> 'resolved'")
+                    .bind(status.as_str())
+                    .bind(at)
+                    .bind(id.0)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         let (incidents, alerts, deliveries): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM alerts), \

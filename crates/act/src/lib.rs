@@ -1,0 +1,15 @@
+//! The only crate that changes the world. Executors take nothing but
+//! [`pagerless_guard::Authorized`] requests, so a write that skipped the guard
+//! does not compile; after acting, the incident's symptom is watched and the
+//! action undone where it made things worse.
+//!
+//! Key decision: the response to an incident ([`respond`]) is a plain
+//! sequence — plan, guard, act, verify — whose every transition is stored and
+//! audited, so a human reads what happened in order and a restart picks up
+//! where it stopped.
+
+pub mod executors;
+mod respond;
+
+pub use executors::{ActError, Executed, Executor, Executors};
+pub use respond::{MitigationReport, MitigationStep, Response, Verifier, respond};

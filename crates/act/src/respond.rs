@@ -1,0 +1,323 @@
+//! The response to a diagnosed incident: each mitigation of the plan is put to
+//! the guard, the authorized ones are carried out, then the symptom is watched
+//! until it recovers or the window ends; what made things worse is undone.
+//! Every transition is audited and the incident's status follows.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use pagerless_guard::{Decision, Guard, Scope};
+use pagerless_model::{ActionRequest, AuditInput, IncidentId, IncidentStatus, Plan};
+use pagerless_store::Store;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{Executed, Executors};
+
+/// Reads the incident's symptom and lets time pass, really or on a lab's clock.
+#[async_trait]
+pub trait Verifier: Send + Sync {
+    /// The symptom now: `None` when the alert's expression returns nothing (healthy),
+    /// else its value.
+    async fn symptom(&self) -> Result<Option<f64>, String>;
+    /// Lets `secs` seconds pass.
+    async fn wait(&self, secs: u64);
+}
+
+/// One mitigation and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MitigationStep {
+    /// The request.
+    pub request: ActionRequest,
+    /// The guard's decision: allowed, needs_approval, denied, shadow, or no_executor.
+    pub decision: String,
+    /// Why.
+    pub why: String,
+    /// What was done, when it was.
+    pub executed: Option<String>,
+    /// What failed, when it did.
+    pub error: Option<String>,
+}
+
+/// How the response ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// Acted, and the symptom recovered.
+    Mitigated {
+        /// How it was verified.
+        verified: String,
+    },
+    /// Handed to a human.
+    Escalated {
+        /// Why.
+        reason: String,
+    },
+    /// Nothing to do, rightly.
+    NoAction {
+        /// Why.
+        reason: String,
+    },
+    /// Waiting for a human to approve.
+    AwaitingApproval {
+        /// The approvals asked for.
+        approvals: Vec<String>,
+    },
+    /// Shadow mode: what would have been done, recorded, nothing changed.
+    Shadow {
+        /// What would have happened.
+        would: Vec<String>,
+    },
+}
+
+/// The whole response, for the record and the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MitigationReport {
+    /// The mitigations, in order.
+    pub steps: Vec<MitigationStep>,
+    /// The symptom before acting, and at each check after: (seconds after acting, value).
+    pub symptom: Vec<(u64, Option<f64>)>,
+    /// How it ended.
+    pub response: Response,
+}
+
+/// Responds to an incident with `plan`. `category` `none` with no mitigation
+/// means nothing needs doing; any other plan without mitigations escalates.
+#[allow(clippy::too_many_arguments)]
+pub async fn respond(
+    guard: &Guard,
+    executors: &Executors,
+    store: &dyn Store,
+    incident: IncidentId,
+    category: &str,
+    plan: &Plan,
+    scope: &Scope,
+    verifier: &dyn Verifier,
+    window_secs: u64,
+    interval_secs: u64,
+) -> MitigationReport {
+    let audit = |kind: &'static str, body: serde_json::Value, who: String| {
+        let input = AuditInput {
+            at: Utc::now(),
+            identity: who,
+            incident_id: Some(incident),
+            kind: kind.into(),
+            body,
+        };
+        async move {
+            if let Err(e) = store.append_audit(input).await {
+                tracing::error!(error = %e, "cannot write the audit log");
+            }
+        }
+    };
+    let me = guard.identity().name.clone();
+    let finish = |response: Response,
+                  steps: Vec<MitigationStep>,
+                  symptom: Vec<(u64, Option<f64>)>| async move {
+        let status = match &response {
+            Response::Mitigated { .. } => Some(IncidentStatus::Mitigated),
+            Response::Escalated { .. } => Some(IncidentStatus::Escalated),
+            _ => None,
+        };
+        if let Some(status) = status {
+            let _ = store
+                .set_incident_status(incident, status, Utc::now())
+                .await;
+        }
+        audit(
+            "response",
+            json!({ "response": response }),
+            guard.identity().name.clone(),
+        )
+        .await;
+        MitigationReport {
+            steps,
+            symptom,
+            response,
+        }
+    };
+
+    if plan.mitigations.is_empty() {
+        let response = if category == "none" {
+            Response::NoAction {
+                reason: "the diagnosis needs no action".into(),
+            }
+        } else {
+            Response::Escalated {
+                reason: format!("no mitigation of ours fits `{category}`; a human should engage"),
+            }
+        };
+        return finish(response, Vec::new(), Vec::new()).await;
+    }
+
+    let baseline = verifier.symptom().await.ok().flatten();
+    let mut symptom = vec![(0, baseline)];
+    let mut steps = Vec::new();
+    let mut undo: Vec<ActionRequest> = Vec::new();
+    let mut approvals = Vec::new();
+    let mut shadow = Vec::new();
+    let mut executed = 0;
+    for request in &plan.mitigations {
+        let mut step = MitigationStep {
+            request: request.clone(),
+            decision: String::new(),
+            why: String::new(),
+            executed: None,
+            error: None,
+        };
+        if !executors.can(request.kind) {
+            step.decision = "no_executor".into();
+            step.why = format!("no executor is configured for `{}`", request.kind);
+            steps.push(step);
+            continue;
+        }
+        let decision = match guard
+            .authorize(request.clone(), scope, Some(incident), Utc::now())
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                step.decision = "error".into();
+                step.error = Some(e.to_string());
+                steps.push(step);
+                continue;
+            }
+        };
+        match decision {
+            Decision::Allowed(a) => {
+                step.decision = "allowed".into();
+                step.why = a.decision().to_owned();
+                let who = a.identity().name.clone();
+                audit("action_start", json!({ "request": request }), who.clone()).await;
+                match executors.execute(a).await {
+                    Ok(Executed { summary, undo: u }) => {
+                        audit(
+                            "action_outcome",
+                            json!({ "request": request, "outcome": "done", "summary": summary }),
+                            who,
+                        )
+                        .await;
+                        step.executed = Some(summary);
+                        undo.extend(u);
+                        executed += 1;
+                    }
+                    Err(e) => {
+                        audit("action_outcome", json!({ "request": request, "outcome": "failed", "error": e.to_string() }), who).await;
+                        step.error = Some(e.to_string());
+                    }
+                }
+            }
+            Decision::NeedsApproval { why, .. } => {
+                step.decision = "needs_approval".into();
+                approvals.push(why.clone());
+                step.why = why;
+            }
+            Decision::Denied { why } => {
+                step.decision = "denied".into();
+                step.why = why;
+            }
+            Decision::Shadow { would } => {
+                step.decision = "shadow".into();
+                shadow.push(format!(
+                    "{} {}: {}",
+                    request.kind,
+                    request.target,
+                    would.why()
+                ));
+                step.why = would.why().to_owned();
+            }
+        }
+        steps.push(step);
+    }
+
+    if executed == 0 {
+        let response = if !approvals.is_empty() {
+            Response::AwaitingApproval { approvals }
+        } else if !shadow.is_empty() {
+            Response::Shadow { would: shadow }
+        } else {
+            let why: Vec<String> = steps
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}: {}",
+                        s.request.kind,
+                        s.request.target,
+                        s.error.clone().unwrap_or_else(|| s.why.clone())
+                    )
+                })
+                .collect();
+            Response::Escalated {
+                reason: format!("nothing could be done: {}", why.join("; ")),
+            }
+        };
+        return finish(response, steps, symptom).await;
+    }
+
+    // Verify: healthy on two checks in a row is recovered; much worse is undone.
+    let mut healthy = 0;
+    let mut elapsed = 0;
+    let mut worse = false;
+    while elapsed < window_secs {
+        verifier.wait(interval_secs).await;
+        elapsed += interval_secs;
+        let now = verifier.symptom().await.ok().flatten();
+        symptom.push((elapsed, now));
+        match (now, baseline) {
+            (None, _) => healthy += 1,
+            (Some(v), Some(b)) if v > b * 1.5 && elapsed >= 3 * interval_secs => {
+                worse = true;
+                break;
+            }
+            _ => healthy = 0,
+        }
+        if healthy >= 2 {
+            break;
+        }
+    }
+    audit(
+        "verification",
+        json!({ "symptom": symptom, "recovered": healthy >= 2 }),
+        me.clone(),
+    )
+    .await;
+    let response = if healthy >= 2 {
+        Response::Mitigated {
+            verified: format!(
+                "the symptom cleared {} s after acting and stayed clear",
+                elapsed.saturating_sub(interval_secs)
+            ),
+        }
+    } else if worse {
+        for u in undo {
+            if let Ok(Decision::Allowed(a)) = guard
+                .authorize(u.clone(), scope, Some(incident), Utc::now())
+                .await
+            {
+                let summary = executors
+                    .execute(a)
+                    .await
+                    .map(|e| e.summary)
+                    .unwrap_or_else(|e| e.to_string());
+                audit(
+                    "action_outcome",
+                    json!({ "request": u, "outcome": "undone", "summary": summary }),
+                    me.clone(),
+                )
+                .await;
+            }
+        }
+        Response::Escalated {
+            reason: "the symptom got worse after acting; undone where possible".into(),
+        }
+    } else {
+        let last = symptom.last().and_then(|s| s.1);
+        Response::Escalated {
+            reason: format!(
+                "not recovered after {} min (symptom {})",
+                window_secs / 60,
+                last.map_or("gone".into(), |v| format!("{v:.3}"))
+            ),
+        }
+    };
+    finish(response, steps, symptom).await
+}
