@@ -71,6 +71,18 @@ pub enum Command {
         #[command(subcommand)]
         command: EvalCommand,
     },
+    /// Carry out an investigated incident's plan through the guard, then verify; or show what would happen.
+    Act {
+        /// The incident.
+        #[arg(long, value_name = "ID")]
+        incident: IncidentId,
+        /// Show the plan and what the guard would say; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act on the lab served from this state dir instead of `tools:` in the config.
+        #[arg(long, value_name = "DIR")]
+        lab: Option<PathBuf>,
+    },
     /// Pending approvals: list them.
     Approvals {
         /// Every approval, not only the pending ones.

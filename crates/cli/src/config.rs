@@ -29,6 +29,33 @@ pub struct Config {
     pub investigation: InvestigationConfig,
     /// The guard: who pagerless acts as, and the policy that decides its writes.
     pub guard: GuardConfig,
+    /// How mitigations are carried out and verified.
+    pub act: ActConfig,
+}
+
+/// The `act:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActConfig {
+    /// Carry out the plans of new incidents (through the guard) when executors are configured. Default: true.
+    pub auto: bool,
+    /// How long to watch the symptom after acting, in seconds. Default: 900.
+    pub verify_window_secs: u64,
+    /// How often to look at it, in seconds. Default: 60.
+    pub verify_interval_secs: u64,
+    /// Run writes a human approved as that human (Kubernetes impersonation). Default: false.
+    pub impersonate_approvers: bool,
+}
+
+impl Default for ActConfig {
+    fn default() -> Self {
+        ActConfig {
+            auto: true,
+            verify_window_secs: 900,
+            verify_interval_secs: 60,
+            impersonate_approvers: false,
+        }
+    }
 }
 
 /// The `guard:` section.

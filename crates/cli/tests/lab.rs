@@ -393,23 +393,27 @@ async fn lab_alerts_become_pagerless_incidents() {
     }
 }
 
-#[tokio::test]
-async fn serve_investigates_lab_incidents_as_they_open() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// `pagerless serve --lab` on the seed scenario at 200x, with an optional
+/// configuration file; returns the lab, the server and the data dir.
+fn serve_seed(dir: &Path, config: Option<&Path>) -> (Proc, Proc, String) {
     let port = free_port();
     let webhook = format!("http://127.0.0.1:{port}/api/v1/alerts/alertmanager");
     // 200x: the seed's alert fires about 7 s after the start.
-    let lab_dir = dir.path().join("lab");
+    let lab_dir = dir.join("lab");
     let (lab, _) = start_lab(
         &lab_dir,
         "order-service-oom",
         &["--speed", "200", "--webhook", &webhook],
     );
-    let data = dir.path().join("data");
+    let data = dir.join("data");
     std::fs::create_dir_all(&data).expect("data dir");
     let log = data.join("serve.log");
     let out = std::fs::File::create(&log).expect("log");
-    let child = Command::new(support::PAGERLESS)
+    let mut cmd = Command::new(support::PAGERLESS);
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    let child = cmd
         .arg("--data-dir")
         .arg(&data)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--lab"])
@@ -421,28 +425,47 @@ async fn serve_investigates_lab_incidents_as_they_open() {
         .spawn()
         .expect("serve");
     let serve = Proc { child, log };
-    let d = data.to_str().expect("utf-8").to_owned();
+    (lab, serve, data.to_str().expect("utf-8").to_owned())
+}
+
+/// Polls `incident show 1 --json` until `done` holds for it.
+fn wait_incident(
+    d: &str,
+    lab: &Proc,
+    serve: &Proc,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
-    let detail = loop {
+    loop {
         let (ok, out, _) =
-            support::run_cli(&["--data-dir", &d, "incident", "show", "1", "--json"], &[]);
+            support::run_cli(&["--data-dir", d, "incident", "show", "1", "--json"], &[]);
         if ok {
             let v: Value = serde_json::from_str(&out).expect("JSON");
-            if v["investigations"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty())
-            {
-                break v;
+            if done(&v) {
+                return v;
             }
         }
         assert!(
             Instant::now() < deadline,
-            "no investigation; serve:\n{}\nlab:\n{}",
+            "{what}; serve:\n{}\nlab:\n{}",
             serve.output(),
             lab.output()
         );
         std::thread::sleep(Duration::from_millis(300));
-    };
+    }
+}
+
+#[tokio::test]
+async fn serve_investigates_lab_incidents_as_they_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (lab, serve, d) = serve_seed(dir.path(), None);
+    let d = d.as_str();
+    let detail = wait_incident(d, &lab, &serve, "no investigation", |v| {
+        v["investigations"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
     let inv = &detail["investigations"][0];
     assert_eq!(inv["outcome"]["kind"], "diagnosed", "{inv}");
     assert_eq!(
@@ -451,13 +474,128 @@ async fn serve_investigates_lab_incidents_as_they_open() {
     );
     assert_eq!(inv["outcome"]["diagnosis"]["culprit"]["after"], "512Mi");
     assert_eq!(inv["outcome"]["plan"]["fix"]["value"], "2Gi");
-    let (ok, text, _) = support::run_cli(&["--data-dir", &d, "incident", "show", "1"], &[]);
+    let (ok, text, _) = support::run_cli(&["--data-dir", d, "incident", "show", "1"], &[]);
     assert!(ok);
     assert!(text.contains("Diagnosis (memory_limit_too_low"), "{text}");
     assert!(
         text.contains("Thought:") && text.contains("Action: git.history"),
         "{text}"
     );
+    // The built-in policy keeps prod in shadow mode: the scale-out is
+    // decided and audited, and the deployment is left as it was.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let audit = loop {
+        let (ok, audit, _) =
+            support::run_cli(&["--data-dir", d, "audit", "show", "--incident", "1"], &[]);
+        if ok && audit.contains("response") {
+            break audit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no response; serve:\n{}",
+            serve.output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(audit.contains("shadow"), "{audit}");
+    assert!(!audit.contains("action_start"), "{audit}");
+    // `act --dry-run` shows the plan and the guard's word without acting.
+    let (ok, out, err) = support::run_cli(
+        &["--data-dir", d, "act", "--incident", "1", "--dry-run"],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("scale deployment shop/order-service"), "{out}");
+    assert!(out.contains("prod is in shadow mode"), "{out}");
+    assert!(out.contains("dry run: nothing was changed"), "{out}");
+    let kubeconfig = dir.path().join("lab/kubeconfig");
+    let replicas = kubectl(
+        kubeconfig.to_str().expect("utf-8"),
+        &[
+            "-n",
+            "shop",
+            "get",
+            "deployment",
+            "order-service",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    );
+    assert_eq!(replicas.trim(), "3", "{audit}");
+}
+
+/// With the built-in policy prod is in shadow mode: serve records what it
+/// would have done and changes nothing. With prod autonomous it scales the
+/// deployment through the lab's Kubernetes API, watches p99 come back, and
+/// marks the incident mitigated; the audit chain holds every step.
+#[tokio::test]
+async fn serve_mitigates_the_seed_when_prod_is_autonomous() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("guardrails.yaml");
+    std::fs::write(
+        &policy,
+        pagerless_guard::policy::DEFAULT.replace("mode: shadow", "mode: autonomous"),
+    )
+    .expect("policy");
+    let config = dir.path().join("pagerless.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "guard:\n  policy: {}\nact:\n  verify_window_secs: 60\n  verify_interval_secs: 1\n",
+            policy.display()
+        ),
+    )
+    .expect("config");
+    let (lab, serve, d) = serve_seed(dir.path(), Some(&config));
+    let d = d.as_str();
+    // The response is the last audited step; the lab's own resolved
+    // notification may land first (the fix worked), so wait on the audit.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let audit = loop {
+        let (ok, audit, _) =
+            support::run_cli(&["--data-dir", d, "audit", "show", "--incident", "1"], &[]);
+        if ok && audit.contains("response") {
+            break audit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no response; serve:\n{}\nlab:\n{}",
+            serve.output(),
+            lab.output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    for kind in ["decision", "action_start", "action_outcome", "verification"] {
+        assert!(audit.contains(kind), "{kind} missing from\n{audit}");
+    }
+    assert!(
+        audit.contains("scaled deployment shop/order-service 3 → 5"),
+        "{audit}"
+    );
+    let detail = wait_incident(d, &lab, &serve, "not mitigated", |v| {
+        // Mitigated by pagerless, or already resolved by its alerts clearing.
+        v["status"] == "mitigated" || v["status"] == "resolved"
+    });
+    assert_eq!(
+        detail["investigations"][0]["outcome"]["diagnosis"]["category"],
+        "memory_limit_too_low"
+    );
+    let kubeconfig = dir.path().join("lab/kubeconfig");
+    let replicas = kubectl(
+        kubeconfig.to_str().expect("utf-8"),
+        &[
+            "-n",
+            "shop",
+            "get",
+            "deployment",
+            "order-service",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    );
+    assert_eq!(replicas.trim(), "5", "{}", serve.output());
+    let (ok, out, err) = support::run_cli(&["--data-dir", d, "audit", "verify"], &[]);
+    assert!(ok, "{out}{err}");
 }
 
 #[test]

@@ -68,6 +68,7 @@ pub async fn worker(
     books: Vec<pagerless_agent::playbook::Playbook>,
     budget: Budget,
     mut ids: tokio::sync::mpsc::Receiver<IncidentId>,
+    acting: Option<super::act::Acting>,
 ) {
     while let Some(id) = ids.recv().await {
         let detail = match store.incident(id).await {
@@ -100,6 +101,16 @@ pub async fn worker(
         tracing::info!(incident = %id, steps = inv.steps.len(), ms = inv.duration_ms, %summary, "investigated");
         if let Err(e) = store.save_investigation(&inv).await {
             tracing::error!(incident = %id, error = %e, "cannot store the investigation");
+            continue;
+        }
+        if let Some(acting) = &acting {
+            match super::act::respond_to(store.clone(), acting, id).await {
+                Ok(Some(report)) => {
+                    tracing::info!(incident = %id, response = %serde_json::to_string(&report.response).unwrap_or_default(), "responded")
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(incident = %id, error = %e, "cannot respond"),
+            }
         }
     }
 }

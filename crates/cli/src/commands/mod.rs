@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod act;
 mod bench;
 mod eval;
 mod guard;
@@ -82,6 +83,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             command: BenchCommand::Lab(bench),
         } => bench::lab(&bench),
         Command::Investigate(inv) => investigator::command(&settings, &inv).await,
+        Command::Act {
+            incident,
+            dry_run,
+            lab,
+        } => act::command(&settings, incident, dry_run, lab.as_deref()).await,
         Command::Approvals { all, json } => guard::approvals(&settings, all, json).await,
         Command::Approve { id, approver } => guard::approve(&settings, id, &approver).await,
         Command::Deny { id, why, approver } => guard::deny(&settings, id, &why, &approver).await,

@@ -40,12 +40,42 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         for s in toolbox.skipped() {
             println!("    skipped {}: {}", s.system, s.reason);
         }
+        let acting = if settings.config.act.auto && tools.kubernetes.is_some() {
+            let guard = Arc::new(pagerless_guard::Guard::new(
+                store.clone(),
+                super::guard::policy(settings)?,
+                pagerless_guard::Identity::agent(settings.config.guard.identity.clone()),
+            ));
+            let executors =
+                super::act::executors(&tools, settings.config.act.impersonate_approvers).await?;
+            println!(
+                "  mitigations: on, through the guard ({})",
+                settings
+                    .config
+                    .guard
+                    .policy
+                    .as_ref()
+                    .map_or("built-in policy: shadow in prod".into(), |p| p
+                        .display()
+                        .to_string())
+            );
+            Some(super::act::Acting {
+                guard,
+                executors,
+                toolbox: toolbox.clone(),
+                window_secs: settings.config.act.verify_window_secs,
+                interval_secs: settings.config.act.verify_interval_secs,
+            })
+        } else {
+            None
+        };
         tokio::spawn(super::investigator::worker(
             store,
             toolbox,
             books,
             settings.config.investigation.budget(),
             rx,
+            acting,
         ));
         Some(tx)
     } else {

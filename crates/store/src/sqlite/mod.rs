@@ -29,6 +29,26 @@ use writer::WriteJob;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// How many times opening is tried while another process holds the lock.
+const OPEN_ATTEMPTS: u64 = 8;
+
+/// Whether `e` is SQLite's "database is locked/busy", which is worth a retry.
+fn is_busy(e: &StoreError) -> bool {
+    let db = match e {
+        StoreError::Query(sqlx::Error::Database(db))
+        | StoreError::Migrate(
+            sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(db))
+            | sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(db), _),
+        ) => db,
+        _ => return false,
+    };
+    // Extended result codes keep the primary code in the low byte:
+    // SQLITE_BUSY (5) and SQLITE_LOCKED (6).
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
 /// How many incidents a listing returns when the filter sets no limit.
 const DEFAULT_LIMIT: u32 = 100;
 
@@ -102,13 +122,31 @@ impl SqliteStore {
             .foreign_keys(true)
             .log_statements(tracing::log::LevelFilter::Trace);
 
-        let mut conn = base
-            .clone()
-            .create_if_missing(create)
-            .connect()
-            .await
-            .map_err(open_err)?;
-        MIGRATOR.run(&mut conn).await?;
+        // Two processes opening one fresh store at once (a server starting
+        // while a command reads) can meet SQLITE_BUSY on the switch to WAL,
+        // which does not wait on busy_timeout. Retry that briefly instead of
+        // failing a start-up over a lock that is released in milliseconds.
+        let mut attempt = 0;
+        let conn = loop {
+            attempt += 1;
+            let opened = async {
+                let mut conn = base.clone().create_if_missing(create).connect().await?;
+                MIGRATOR.run(&mut conn).await?;
+                Ok::<_, StoreError>(conn)
+            }
+            .await;
+            match opened {
+                Err(e) if attempt < OPEN_ATTEMPTS && is_busy(&e) => {
+                    tracing::debug!(attempt, error = %e, "store busy while opening; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                other => break other,
+            }
+        };
+        let conn = conn.map_err(|e| match e {
+            StoreError::Query(source) => open_err(source),
+            other => other,
+        })?;
 
         let reads = SqlitePoolOptions::new()
             .max_connections(4)

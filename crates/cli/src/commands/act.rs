@@ -1,0 +1,239 @@
+//! Mitigation outside the lab harness: executors from the configuration, a
+//! verifier reading the symptom through Prometheus, and `pagerless act`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use pagerless_act::{Executors, Response, Verifier, respond};
+use pagerless_guard::{Guard, Identity, scope_of};
+use pagerless_model::{IncidentId, Outcome};
+use pagerless_store::{SqliteStore, Store};
+use pagerless_tools::Toolbox;
+use pagerless_tools::config::ToolsConfig;
+
+use crate::settings::Settings;
+
+/// The executors the tools configuration allows: Kubernetes writes through the
+/// same kubeconfig the Kubernetes tools read with.
+pub async fn executors(tools: &ToolsConfig, impersonate: bool) -> Result<Executors> {
+    let mut ex = Executors::new();
+    if let Some(k) = &tools.kubernetes {
+        let exe = match &k.kubeconfig {
+            Some(path) => {
+                pagerless_act::executors::KubernetesExecutor::from_kubeconfig(path, impersonate)
+                    .await
+                    .map_err(anyhow::Error::msg)?
+            }
+            None => pagerless_act::executors::KubernetesExecutor::new(
+                kube::Config::infer()
+                    .await
+                    .context("no Kubernetes configuration found")?,
+                impersonate,
+            ),
+        };
+        ex.add(Box::new(exe));
+    }
+    Ok(ex)
+}
+
+/// Reads the alert's expression through Prometheus; waits on the wall clock.
+pub struct PromVerifier {
+    /// The toolbox with `prometheus.query`.
+    pub toolbox: Toolbox,
+    /// The alert's expression.
+    pub expr: String,
+}
+
+#[async_trait]
+impl Verifier for PromVerifier {
+    async fn symptom(&self) -> Result<Option<f64>, String> {
+        let obs = self
+            .toolbox
+            .call(
+                "prometheus.query",
+                &serde_json::json!({ "query": self.expr }),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let r: pagerless_tools::prometheus::InstantResult =
+            serde_json::from_value(obs.data).map_err(|e| e.to_string())?;
+        Ok(r.series.first().map(|s| s.value))
+    }
+    async fn wait(&self, secs: u64) {
+        tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+    }
+}
+
+/// What `serve` needs to act on incidents as their investigations end.
+pub struct Acting {
+    /// The guard.
+    pub guard: Arc<Guard>,
+    /// The executors.
+    pub executors: Executors,
+    /// Tools, for verification.
+    pub toolbox: Toolbox,
+    /// Verification window, seconds.
+    pub window_secs: u64,
+    /// Verification interval, seconds.
+    pub interval_secs: u64,
+}
+
+/// Responds to a stored incident with its latest investigation's plan.
+pub async fn respond_to(
+    store: Arc<dyn Store>,
+    acting: &Acting,
+    incident: IncidentId,
+) -> Result<Option<pagerless_act::MitigationReport>> {
+    let (guard, executors, toolbox) = (&acting.guard, &acting.executors, &acting.toolbox);
+    let detail = store
+        .incident(incident)
+        .await?
+        .with_context(|| format!("no incident {incident}"))?;
+    let Some(inv) = store.investigations(incident).await?.pop() else {
+        return Ok(None);
+    };
+    let Outcome::Diagnosed { diagnosis, plan } = &inv.outcome else {
+        return Ok(None);
+    };
+    let alert = pagerless_agent::AlertContext::from_incident(&detail)
+        .context("the incident has no alerts")?;
+    let scope = scope_of(
+        detail.incident.environment.as_str(),
+        detail.incident.namespace.clone(),
+        detail.incident.service.clone(),
+        Some(diagnosis),
+        None,
+    );
+    let verifier = PromVerifier {
+        toolbox: toolbox.clone(),
+        expr: alert.symptom.clone().unwrap_or_default(),
+    };
+    Ok(Some(
+        respond(
+            guard,
+            executors,
+            store.as_ref(),
+            incident,
+            &diagnosis.category,
+            plan,
+            &scope,
+            &verifier,
+            acting.window_secs,
+            acting.interval_secs,
+        )
+        .await,
+    ))
+}
+
+/// `pagerless act --incident ID [--dry-run] [--lab DIR]`.
+pub async fn command(
+    settings: &Settings,
+    incident: IncidentId,
+    dry_run: bool,
+    lab: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    let store: Arc<SqliteStore> =
+        Arc::new(SqliteStore::open_existing(&settings.store_path()).await?);
+    let detail = store
+        .incident(incident)
+        .await?
+        .with_context(|| format!("no incident {incident}"))?;
+    let inv = store.investigations(incident).await?.pop().with_context(|| format!("incident {incident} has not been investigated yet: run `pagerless investigate --incident {incident}`"))?;
+    let Outcome::Diagnosed { diagnosis, plan } = &inv.outcome else {
+        println!("incident {incident} was escalated by its investigation; nothing to act on");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let guard = Arc::new(Guard::new(
+        store.clone(),
+        super::guard::policy(settings)?,
+        Identity::agent(settings.config.guard.identity.clone()),
+    ));
+    let scope = scope_of(
+        detail.incident.environment.as_str(),
+        detail.incident.namespace.clone(),
+        detail.incident.service.clone(),
+        Some(diagnosis),
+        None,
+    );
+    println!(
+        "incident {incident}: {} ({})",
+        diagnosis.root_cause, diagnosis.category
+    );
+    if dry_run {
+        let now = chrono::Utc::now();
+        let usage = guard.usage(now).await?;
+        if plan.mitigations.is_empty() {
+            println!("  no mitigation in the plan");
+        }
+        for m in &plan.mitigations {
+            let verdict = pagerless_guard::evaluate(
+                guard.policy(),
+                m,
+                &scope,
+                &usage,
+                guard.identity(),
+                Some(incident.0),
+                now,
+            );
+            let mode = guard
+                .policy()
+                .rules(&scope.environment)
+                .map_or(pagerless_guard::Mode::Shadow, |r| r.mode);
+            let word = match (&verdict, mode) {
+                (pagerless_guard::Verdict::Deny { .. }, _) => "deny".to_owned(),
+                (_, pagerless_guard::Mode::Shadow) => format!(
+                    "shadow: {} is in shadow mode, so it would be recorded, not run",
+                    scope.environment
+                ),
+                (pagerless_guard::Verdict::NeedsApproval { .. }, _)
+                | (_, pagerless_guard::Mode::ApproveAll) => "needs approval".to_owned(),
+                (pagerless_guard::Verdict::Allow { .. }, _) => "allow".to_owned(),
+            };
+            println!(
+                "  {} {} {} → {word}; {}",
+                m.kind,
+                m.target,
+                serde_json::to_string(&m.params)?,
+                verdict.why()
+            );
+        }
+        if let Some(f) = &plan.fix {
+            println!("  fix: {} {} = {} (a pull request)", f.file, f.key, f.value);
+        }
+        println!("dry run: nothing was changed or recorded");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tools = super::investigator::tools_config(settings, lab)?;
+    let toolbox = tools.toolbox().await?;
+    let executors = executors(&tools, settings.config.act.impersonate_approvers).await?;
+    let acting = Acting {
+        guard,
+        executors,
+        toolbox,
+        window_secs: settings.config.act.verify_window_secs,
+        interval_secs: settings.config.act.verify_interval_secs,
+    };
+    let report = respond_to(store.clone(), &acting, incident)
+        .await?
+        .context("nothing to act on")?;
+    for s in &report.steps {
+        println!(
+            "  {} {}: {} — {}{}",
+            s.request.kind,
+            s.request.target,
+            s.decision,
+            s.why,
+            s.executed
+                .as_ref()
+                .map(|e| format!("; {e}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("{}", serde_json::to_string(&report.response)?);
+    Ok(match report.response {
+        Response::Escalated { .. } => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    })
+}
