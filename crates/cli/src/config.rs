@@ -45,6 +45,10 @@ pub struct ActConfig {
     pub verify_interval_secs: u64,
     /// Run writes a human approved as that human (Kubernetes impersonation). Default: false.
     pub impersonate_approvers: bool,
+    /// PostgreSQL for ending idle-in-transaction sessions, with its own role
+    /// (members of `pg_signal_backend` and `pg_read_all_stats` only), apart
+    /// from the read tools' read-only one. Default: none (no database writes).
+    pub postgres: Option<pagerless_tools::postgres::PostgresConfig>,
 }
 
 impl Default for ActConfig {
@@ -54,6 +58,7 @@ impl Default for ActConfig {
             verify_window_secs: 900,
             verify_interval_secs: 60,
             impersonate_approvers: false,
+            postgres: None,
         }
     }
 }

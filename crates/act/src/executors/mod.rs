@@ -1,12 +1,14 @@
 //! Executors: one per system, each doing the kinds of writes it owns.
 
 mod kubernetes;
+mod postgres;
 
 use async_trait::async_trait;
 use pagerless_guard::Authorized;
 use pagerless_model::{ActionKind, ActionRequest};
 
 pub use kubernetes::KubernetesExecutor;
+pub use postgres::PostgresExecutor;
 
 /// Why a write failed.
 #[derive(Debug, thiserror::Error)]

@@ -15,10 +15,26 @@ use pagerless_tools::config::ToolsConfig;
 
 use crate::settings::Settings;
 
-/// The executors the tools configuration allows: Kubernetes writes through the
-/// same kubeconfig the Kubernetes tools read with.
-pub async fn executors(tools: &ToolsConfig, impersonate: bool) -> Result<Executors> {
+/// The executors the configuration allows: Kubernetes writes through the same
+/// kubeconfig the Kubernetes tools read with; PostgreSQL through `act.postgres`.
+pub async fn executors(tools: &ToolsConfig, act: &crate::config::ActConfig) -> Result<Executors> {
+    let impersonate = act.impersonate_approvers;
     let mut ex = Executors::new();
+    if let Some(pg) = &act.postgres {
+        let url = match (&pg.url, &pg.url_env) {
+            (Some(url), _) => url.clone(),
+            (None, Some(var)) => std::env::var(var)
+                .with_context(|| format!("act.postgres: the URL variable `{var}` is not set"))?,
+            (None, None) => anyhow::bail!("act.postgres: neither `url` nor `url_env` is set"),
+        };
+        ex.add(Box::new(
+            pagerless_act::executors::PostgresExecutor::new(
+                &url,
+                std::time::Duration::from_secs(pg.timeout_secs.max(1)),
+            )
+            .map_err(|e| anyhow::anyhow!("act.postgres: {e}"))?,
+        ));
+    }
     if let Some(k) = &tools.kubernetes {
         let exe = match &k.kubeconfig {
             Some(path) => {
@@ -207,7 +223,7 @@ pub async fn command(
     }
     let tools = super::investigator::tools_config(settings, lab)?;
     let toolbox = tools.toolbox().await?;
-    let executors = executors(&tools, settings.config.act.impersonate_approvers).await?;
+    let executors = executors(&tools, &settings.config.act).await?;
     let acting = Acting {
         guard,
         executors,

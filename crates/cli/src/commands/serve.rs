@@ -40,14 +40,15 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         for s in toolbox.skipped() {
             println!("    skipped {}: {}", s.system, s.reason);
         }
-        let acting = if settings.config.act.auto && tools.kubernetes.is_some() {
+        let acting = if settings.config.act.auto
+            && (tools.kubernetes.is_some() || settings.config.act.postgres.is_some())
+        {
             let guard = Arc::new(pagerless_guard::Guard::new(
                 store.clone(),
                 super::guard::policy(settings)?,
                 pagerless_guard::Identity::agent(settings.config.guard.identity.clone()),
             ));
-            let executors =
-                super::act::executors(&tools, settings.config.act.impersonate_approvers).await?;
+            let executors = super::act::executors(&tools, &settings.config.act).await?;
             println!(
                 "  mitigations: on, through the guard ({})",
                 settings
