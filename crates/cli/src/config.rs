@@ -49,6 +49,10 @@ pub struct ActConfig {
     /// (members of `pg_signal_backend` and `pg_read_all_stats` only), apart
     /// from the read tools' read-only one. Default: none (no database writes).
     pub postgres: Option<pagerless_tools::postgres::PostgresConfig>,
+    /// Hosts for `clear_cache` and `run_command`: a `local` or `ssh` transport
+    /// and the commands that may run by name (`check` first, then `run`).
+    /// Default: none (no host writes).
+    pub host: Option<pagerless_act::executors::HostConfig>,
 }
 
 impl Default for ActConfig {
@@ -59,6 +63,7 @@ impl Default for ActConfig {
             verify_interval_secs: 60,
             impersonate_approvers: false,
             postgres: None,
+            host: None,
         }
     }
 }

@@ -21,7 +21,10 @@ pub enum Risk {
 pub fn risk(kind: ActionKind) -> Risk {
     match kind {
         ActionKind::RestartPod | ActionKind::OpenPullRequest | ActionKind::Uncordon => Risk::Low,
-        ActionKind::Scale | ActionKind::ClearCache | ActionKind::RolloutRestart => Risk::Medium,
+        ActionKind::Scale
+        | ActionKind::ClearCache
+        | ActionKind::RolloutRestart
+        | ActionKind::RunCommand => Risk::Medium,
         ActionKind::Rollback
         | ActionKind::Cordon
         | ActionKind::RaiseLimit

@@ -468,6 +468,7 @@ fn check_params(policy: &Policy, req: &ActionRequest) -> Result<(), String> {
         ActionKind::RaiseLimit => &["container", "cpu", "memory", "from_cpu", "from_memory"],
         ActionKind::ClearCache => &["path"],
         ActionKind::TerminateIdleSessions => &["idle_secs", "role", "application"],
+        ActionKind::RunCommand => &["name"],
         ActionKind::OpenPullRequest => &["file", "key", "value"],
         ActionKind::DeleteVolume | ActionKind::ChangeNetworkPolicy | ActionKind::ChangeRoutes => {
             &[]
@@ -503,6 +504,23 @@ fn check_params(policy: &Policy, req: &ActionRequest) -> Result<(), String> {
                 && n? < 30
             {
                 return Err("sessions idle for under 30 s are not ended".into());
+            }
+        }
+        ActionKind::RunCommand => {
+            let name = req
+                .params
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let plain = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !plain {
+                return Err(format!(
+                    "run_command takes the `name` of a configured command (letters, digits, - and _), not `{name}`"
+                ));
             }
         }
         ActionKind::ClearCache => {

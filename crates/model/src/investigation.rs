@@ -157,6 +157,9 @@ pub enum ActionKind {
     ClearCache,
     /// Terminate database sessions idle in transaction beyond a threshold.
     TerminateIdleSessions,
+    /// Run a command configured by name on a node (`params.name`), after its
+    /// check passes (`nginx -t` before reloading nginx). Never free text.
+    RunCommand,
     /// Open a pull request with the permanent fix (a human reviews it).
     OpenPullRequest,
     /// Delete a persistent volume. Critical: never automatic.
@@ -169,7 +172,7 @@ pub enum ActionKind {
 
 impl ActionKind {
     /// Every kind, in order of the catalog.
-    pub const ALL: [ActionKind; 13] = [
+    pub const ALL: [ActionKind; 14] = [
         ActionKind::Scale,
         ActionKind::RestartPod,
         ActionKind::RolloutRestart,
@@ -179,6 +182,7 @@ impl ActionKind {
         ActionKind::RaiseLimit,
         ActionKind::ClearCache,
         ActionKind::TerminateIdleSessions,
+        ActionKind::RunCommand,
         ActionKind::OpenPullRequest,
         ActionKind::DeleteVolume,
         ActionKind::ChangeNetworkPolicy,
@@ -197,6 +201,7 @@ impl ActionKind {
             ActionKind::RaiseLimit => "raise_limit",
             ActionKind::ClearCache => "clear_cache",
             ActionKind::TerminateIdleSessions => "terminate_idle_sessions",
+            ActionKind::RunCommand => "run_command",
             ActionKind::OpenPullRequest => "open_pull_request",
             ActionKind::DeleteVolume => "delete_volume",
             ActionKind::ChangeNetworkPolicy => "change_network_policy",

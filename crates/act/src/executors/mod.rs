@@ -1,5 +1,6 @@
 //! Executors: one per system, each doing the kinds of writes it owns.
 
+mod host;
 mod kubernetes;
 mod postgres;
 
@@ -7,6 +8,7 @@ use async_trait::async_trait;
 use pagerless_guard::Authorized;
 use pagerless_model::{ActionKind, ActionRequest};
 
+pub use host::{HostConfig, HostExecutor, NamedCommand};
 pub use kubernetes::KubernetesExecutor;
 pub use postgres::PostgresExecutor;
 

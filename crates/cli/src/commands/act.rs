@@ -20,6 +20,12 @@ use crate::settings::Settings;
 pub async fn executors(tools: &ToolsConfig, act: &crate::config::ActConfig) -> Result<Executors> {
     let impersonate = act.impersonate_approvers;
     let mut ex = Executors::new();
+    if let Some(host) = &act.host {
+        ex.add(Box::new(
+            pagerless_act::executors::HostExecutor::new(host.clone())
+                .map_err(|e| anyhow::anyhow!("act.host: {e}"))?,
+        ));
+    }
     if let Some(pg) = &act.postgres {
         let url = match (&pg.url, &pg.url_env) {
             (Some(url), _) => url.clone(),

@@ -41,7 +41,9 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
             println!("    skipped {}: {}", s.system, s.reason);
         }
         let acting = if settings.config.act.auto
-            && (tools.kubernetes.is_some() || settings.config.act.postgres.is_some())
+            && (tools.kubernetes.is_some()
+                || settings.config.act.postgres.is_some()
+                || settings.config.act.host.is_some())
         {
             let guard = Arc::new(pagerless_guard::Guard::new(
                 store.clone(),
