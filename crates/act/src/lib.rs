@@ -9,7 +9,9 @@
 //! where it stopped.
 
 pub mod executors;
+mod reconcile;
 mod respond;
 
 pub use executors::{ActError, Executed, Executor, Executors};
+pub use reconcile::{Reconciled, reconcile};
 pub use respond::{MitigationReport, MitigationStep, Response, Verifier, respond};

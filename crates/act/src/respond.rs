@@ -188,7 +188,9 @@ pub async fn respond(
                 step.why = a.decision().to_owned();
                 let who = a.identity().name.clone();
                 audit("action_start", json!({ "request": request }), who.clone()).await;
-                match executors.execute(a).await {
+                let result = executors.execute(a).await;
+                failpoint_after_execute();
+                match result {
                     Ok(Executed { summary, undo: u }) => {
                         audit(
                             "action_outcome",
@@ -320,4 +322,17 @@ pub async fn respond(
         }
     };
     finish(response, steps, symptom).await
+}
+
+/// Crash tests: with `PAGERLESS_FAILPOINT=after_execute` the process kills
+/// itself (SIGKILL, no clean-up) after a write and before its outcome is
+/// recorded, the window `reconcile` exists for.
+fn failpoint_after_execute() {
+    if std::env::var("PAGERLESS_FAILPOINT").as_deref() == Ok("after_execute") {
+        tracing::error!("failpoint after_execute: killing this process");
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::process::abort();
+    }
 }

@@ -395,7 +395,7 @@ async fn lab_alerts_become_pagerless_incidents() {
 
 /// `pagerless serve --lab` on the seed scenario at 200x, with an optional
 /// configuration file; returns the lab, the server and the data dir.
-fn serve_seed(dir: &Path, config: Option<&Path>) -> (Proc, Proc, String) {
+fn serve_seed(dir: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> (Proc, Proc, String) {
     let port = free_port();
     let webhook = format!("http://127.0.0.1:{port}/api/v1/alerts/alertmanager");
     // 200x: the seed's alert fires about 7 s after the start.
@@ -413,6 +413,7 @@ fn serve_seed(dir: &Path, config: Option<&Path>) -> (Proc, Proc, String) {
     if let Some(config) = config {
         cmd.arg("--config").arg(config);
     }
+    cmd.envs(env.iter().copied());
     let child = cmd
         .arg("--data-dir")
         .arg(&data)
@@ -426,6 +427,32 @@ fn serve_seed(dir: &Path, config: Option<&Path>) -> (Proc, Proc, String) {
         .expect("serve");
     let serve = Proc { child, log };
     (lab, serve, data.to_str().expect("utf-8").to_owned())
+}
+
+/// Starts `pagerless serve --lab` again on an existing data dir.
+fn serve_again(dir: &Path, config: &Path) -> Proc {
+    let data = dir.join("data");
+    let log = data.join("serve-again.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let child = Command::new(support::PAGERLESS)
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--lab",
+        ])
+        .arg(dir.join("lab"))
+        .env_remove("PAGERLESS_API_TOKEN")
+        .env("PAGERLESS_LOG", "info")
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("serve");
+    Proc { child, log }
 }
 
 /// Polls `incident show 1 --json` until `done` holds for it.
@@ -459,7 +486,7 @@ fn wait_incident(
 #[tokio::test]
 async fn serve_investigates_lab_incidents_as_they_open() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (lab, serve, d) = serve_seed(dir.path(), None);
+    let (lab, serve, d) = serve_seed(dir.path(), None, &[]);
     let d = d.as_str();
     let detail = wait_incident(d, &lab, &serve, "no investigation", |v| {
         v["investigations"]
@@ -531,13 +558,121 @@ async fn serve_investigates_lab_incidents_as_they_open() {
 #[tokio::test]
 async fn serve_mitigates_the_seed_when_prod_is_autonomous() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let policy = dir.path().join("guardrails.yaml");
+    let config = autonomous_config(dir.path());
+    let (lab, serve, d) = serve_seed(dir.path(), Some(&config), &[]);
+    seed_mitigated(dir.path(), &d, &lab, &serve);
+}
+
+/// SIGKILL between a write and its recorded outcome: the scale-out happened,
+/// the audit shows a start with no outcome. The next `serve` finds it, looks
+/// at the deployment, records it as done and does not do it again.
+#[tokio::test]
+async fn an_interrupted_write_is_reconciled_not_repeated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = autonomous_config(dir.path());
+    let (lab, mut serve, d) = serve_seed(
+        dir.path(),
+        Some(&config),
+        &[("PAGERLESS_FAILPOINT", "after_execute")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = serve.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not reach the failpoint:\n{}\nlab:\n{}",
+            serve.output(),
+            lab.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "{}", serve.output());
+    let audit_json = |d: &str| -> Vec<Value> {
+        let (ok, out, err) = support::run_cli(
+            &[
+                "--data-dir",
+                d,
+                "audit",
+                "show",
+                "--incident",
+                "1",
+                "--json",
+            ],
+            &[],
+        );
+        assert!(ok, "{err}");
+        serde_json::from_str(&out).expect("JSON")
+    };
+    let kinds =
+        |entries: &[Value], kind: &str| entries.iter().filter(|e| e["kind"] == kind).count();
+    let before = audit_json(&d);
+    assert_eq!(kinds(&before, "action_start"), 1);
+    assert_eq!(kinds(&before, "action_outcome"), 0);
+    let kubeconfig = dir.path().join("lab/kubeconfig");
+    let replicas = || {
+        kubectl(
+            kubeconfig.to_str().expect("utf-8"),
+            &[
+                "-n",
+                "shop",
+                "get",
+                "deployment",
+                "order-service",
+                "-o",
+                "jsonpath={.spec.replicas}",
+            ],
+        )
+        .trim()
+        .to_owned()
+    };
+    assert_eq!(replicas(), "5");
+
+    let again = serve_again(dir.path(), &config);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        let after = audit_json(&d);
+        if kinds(&after, "action_outcome") > 0 {
+            break after;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not reconciled:\n{}",
+            again.output()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let outcome = after
+        .iter()
+        .find(|e| e["kind"] == "action_outcome")
+        .expect("outcome");
+    assert_eq!(outcome["body"]["outcome"], "reconciled", "{outcome}");
+    assert_eq!(outcome["body"]["observed"], "done", "{outcome}");
+    assert_eq!(outcome["body"]["request"]["kind"], "scale");
+    // Give the restarted server time to misbehave: still one start, still 5.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(kinds(&audit_json(&d), "action_start"), 1);
+    assert_eq!(replicas(), "5");
+    assert!(
+        again.output().contains("reconciled an interrupted scale deployment shop/order-service (incident 1): found done, not repeated"),
+        "{}",
+        again.output()
+    );
+    let (ok, out, err) = support::run_cli(&["--data-dir", &d, "audit", "verify"], &[]);
+    assert!(ok, "{out}{err}");
+}
+
+/// A configuration whose guard runs prod autonomously, verifying quickly.
+fn autonomous_config(dir: &Path) -> std::path::PathBuf {
+    let policy = dir.join("guardrails.yaml");
     std::fs::write(
         &policy,
         pagerless_guard::policy::DEFAULT.replace("mode: shadow", "mode: autonomous"),
     )
     .expect("policy");
-    let config = dir.path().join("pagerless.yaml");
+    let config = dir.join("pagerless.yaml");
     std::fs::write(
         &config,
         format!(
@@ -546,8 +681,11 @@ async fn serve_mitigates_the_seed_when_prod_is_autonomous() {
         ),
     )
     .expect("config");
-    let (lab, serve, d) = serve_seed(dir.path(), Some(&config));
-    let d = d.as_str();
+    config
+}
+
+/// Asserts the seed was scaled out, verified and audited.
+fn seed_mitigated(dir: &Path, d: &str, lab: &Proc, serve: &Proc) {
     // The response is the last audited step; the lab's own resolved
     // notification may land first (the fix worked), so wait on the audit.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -572,7 +710,7 @@ async fn serve_mitigates_the_seed_when_prod_is_autonomous() {
         audit.contains("scaled deployment shop/order-service 3 → 5"),
         "{audit}"
     );
-    let detail = wait_incident(d, &lab, &serve, "not mitigated", |v| {
+    let detail = wait_incident(d, lab, serve, "not mitigated", |v| {
         // Mitigated by pagerless, or already resolved by its alerts clearing.
         v["status"] == "mitigated" || v["status"] == "resolved"
     });
@@ -580,7 +718,7 @@ async fn serve_mitigates_the_seed_when_prod_is_autonomous() {
         detail["investigations"][0]["outcome"]["diagnosis"]["category"],
         "memory_limit_too_low"
     );
-    let kubeconfig = dir.path().join("lab/kubeconfig");
+    let kubeconfig = dir.join("lab/kubeconfig");
     let replicas = kubectl(
         kubeconfig.to_str().expect("utf-8"),
         &[

@@ -93,6 +93,31 @@ impl Executor for KubernetesExecutor {
         ]
     }
 
+    async fn observe(&self, req: &ActionRequest) -> Option<bool> {
+        let client = Client::try_from(self.config.clone()).ok()?;
+        let name = req.target.name.as_str();
+        match req.kind {
+            ActionKind::Scale => {
+                let want = req.params.get("replicas")?.as_i64()?;
+                let deployments: Api<Deployment> = Api::namespaced(client, ns(req).ok()?);
+                let spec = deployments.get_scale(name).await.ok()?.spec?;
+                Some(i64::from(spec.replicas.unwrap_or(0)) == want)
+            }
+            ActionKind::Cordon | ActionKind::Uncordon => {
+                let nodes: Api<Node> = Api::all(client);
+                let unschedulable = nodes
+                    .get(name)
+                    .await
+                    .ok()?
+                    .spec
+                    .and_then(|s| s.unschedulable)
+                    .unwrap_or(false);
+                Some(unschedulable == (req.kind == ActionKind::Cordon))
+            }
+            _ => None,
+        }
+    }
+
     async fn execute(&self, action: Authorized<ActionRequest>) -> Result<Executed, ActError> {
         let client = self.client(&action)?;
         let req = action.request();

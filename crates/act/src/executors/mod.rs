@@ -59,6 +59,12 @@ pub trait Executor: Send + Sync {
 
     /// Does one authorized write.
     async fn execute(&self, action: Authorized<ActionRequest>) -> Result<Executed, ActError>;
+
+    /// Whether the world already shows `request` done, where that can be
+    /// read (used to reconcile a write interrupted by a crash). Default: unknown.
+    async fn observe(&self, _request: &ActionRequest) -> Option<bool> {
+        None
+    }
 }
 
 /// The executors, by kind.
@@ -82,6 +88,15 @@ impl Executors {
     /// Whether some executor does `kind`.
     pub fn can(&self, kind: ActionKind) -> bool {
         self.list.iter().any(|e| e.kinds().contains(&kind))
+    }
+
+    /// Whether the world shows `request` done, asked of the executor of its kind.
+    pub async fn observe(&self, request: &ActionRequest) -> Option<bool> {
+        let e = self
+            .list
+            .iter()
+            .find(|e| e.kinds().contains(&request.kind))?;
+        e.observe(request).await
     }
 
     /// Does one authorized write with the executor of its kind.

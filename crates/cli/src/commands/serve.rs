@@ -51,6 +51,22 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
                 pagerless_guard::Identity::agent(settings.config.guard.identity.clone()),
             ));
             let executors = super::act::executors(&tools, &settings.config.act).await?;
+            // Writes a crash interrupted are checked and recorded, never redone.
+            for r in pagerless_act::reconcile(
+                store.as_ref(),
+                &executors,
+                &settings.config.guard.identity,
+            )
+            .await?
+            {
+                println!(
+                    "  reconciled an interrupted {} {} (incident {}): found {}, not repeated",
+                    r.request.kind,
+                    r.request.target,
+                    r.incident.map_or("-".into(), |i| i.to_string()),
+                    r.observed
+                );
+            }
             println!(
                 "  mitigations: on, through the guard ({})",
                 settings
