@@ -1,6 +1,8 @@
 //! Plan → guard → act → verify in the lab: the seed incident ends mitigated
 //! (scaled out, p99 back under the threshold in the lab's metrics, verified,
-//! every step audited); a slow dependency escalates; the control does nothing.
+//! every step audited); CPU throttling is scaled out; a noisy neighbour's
+//! cordon waits for a human and then runs; a slow dependency escalates; the
+//! control does nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -222,5 +224,93 @@ async fn a_slow_dependency_escalates_and_the_control_does_nothing() {
             .incident
             .status,
         IncidentStatus::Escalated
+    );
+}
+
+#[tokio::test]
+async fn cpu_throttling_is_scaled_out_and_verified() {
+    let case = lab_at_alert("search-cpu-throttling").await;
+    let (report, store, incident) = respond_to(&case).await;
+    let Response::Mitigated { verified } = &report.response else {
+        panic!("{report:#?}")
+    };
+    assert!(verified.contains("cleared"), "{verified}");
+    assert_eq!(
+        report.steps[0].executed.as_deref(),
+        Some("scaled deployment catalog/search-service 3 → 5")
+    );
+    assert_eq!(
+        store
+            .incident(incident)
+            .await
+            .unwrap()
+            .unwrap()
+            .incident
+            .status,
+        IncidentStatus::Mitigated
+    );
+}
+
+/// Cordoning is high-risk: even an autonomous prod asks a human. Once
+/// approved, the write runs under the approver's identity and the lab's
+/// node is really unschedulable.
+#[tokio::test]
+async fn a_noisy_neighbour_waits_for_approval_then_its_node_is_cordoned() {
+    let case = lab_at_alert("noisy-neighbour").await;
+    let (report, store, incident) = respond_to(&case).await;
+    let Response::AwaitingApproval { approvals } = &report.response else {
+        panic!("{report:#?}")
+    };
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    assert_eq!(
+        report.steps[0].request.kind,
+        pagerless_model::ActionKind::Cordon
+    );
+    let pending = store
+        .approvals(Some(pagerless_model::ApprovalStatus::Pending))
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].incident_id, Some(incident));
+
+    let policy = Policy::parse(
+        &pagerless_guard::policy::DEFAULT.replace("mode: shadow", "mode: autonomous"),
+        "t",
+    )
+    .unwrap();
+    let guard = Guard::new(store.clone(), policy, Identity::agent("pagerless@lab"));
+    let decision = guard
+        .approve(pending[0].id, &Identity::human("alice"), chrono::Utc::now())
+        .await
+        .unwrap();
+    let pagerless_guard::Decision::Allowed(authorized) = decision else {
+        panic!("{decision:?}")
+    };
+    assert_eq!(authorized.identity().name, "alice");
+    let request = authorized.request().clone();
+    let executor = pagerless_act::executors::KubernetesExecutor::from_kubeconfig(
+        std::path::Path::new(&case.lab.endpoints().kubeconfig),
+        false,
+    )
+    .await
+    .unwrap();
+    use pagerless_act::Executor;
+    assert_eq!(executor.observe(&request).await, Some(false));
+    let done = executor.execute(authorized).await.unwrap();
+    assert_eq!(
+        done.summary,
+        format!("cordoned node {}", request.target.name)
+    );
+    assert_eq!(executor.observe(&request).await, Some(true));
+    assert_eq!(
+        done.undo.map(|u| u.kind),
+        Some(pagerless_model::ActionKind::Uncordon)
+    );
+    // Approving twice is refused: the approval is no longer pending.
+    assert!(
+        guard
+            .approve(pending[0].id, &Identity::human("bob"), chrono::Utc::now())
+            .await
+            .is_err()
     );
 }
