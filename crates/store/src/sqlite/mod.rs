@@ -32,6 +32,33 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// How many times opening is tried while another process holds the lock.
 const OPEN_ATTEMPTS: u64 = 8;
 
+/// Takes the exclusive lock on `<store>.lock`, waiting for another process
+/// that holds it; released when the returned file is dropped.
+async fn migration_lock(path: &Path) -> Result<Option<std::fs::File>, sqlx::Error> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock = std::path::PathBuf::from(name);
+    tokio::task::spawn_blocking(move || {
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+        {
+            Ok(f) => f,
+            // A reader without write access to the folder cannot migrate
+            // either; let SQLite itself refuse if it must.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        file.lock()?;
+        Ok(Some(file))
+    })
+    .await
+    .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+    .map_err(sqlx::Error::Io)
+}
+
 /// Whether `e` is SQLite's "database is locked/busy", which is worth a retry.
 fn is_busy(e: &StoreError) -> bool {
     let db = match e {
@@ -131,6 +158,11 @@ impl SqliteStore {
             attempt += 1;
             let opened = async {
                 let mut conn = base.clone().create_if_missing(create).connect().await?;
+                // Two processes must not migrate at once: SQLite's migrator takes
+                // no lock, so both would run migration 1 on a fresh store
+                // ("table incidents already exists"). A file lock beside the
+                // store serializes them; the second finds nothing to do.
+                let _lock = migration_lock(path).await.map_err(open_err)?;
                 MIGRATOR.run(&mut conn).await?;
                 Ok::<_, StoreError>(conn)
             }

@@ -551,3 +551,24 @@ async fn ledger_is_idempotent_and_approvals_decide_once() {
     s.set_flag("kill_switch".into(), None).await.unwrap();
     assert!(s.flags().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn two_openers_of_a_fresh_store_do_not_race_its_migrations() {
+    // Without the migration lock both ran migration 1 and one failed with
+    // "table incidents already exists".
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        std::fs::File::create(&path).unwrap();
+        let (a, b, c) = tokio::join!(
+            SqliteStore::open(&path),
+            SqliteStore::open_existing(&path),
+            SqliteStore::open_existing(&path)
+        );
+        for s in [a, b, c] {
+            let s = s.unwrap();
+            assert_eq!(s.stats().await.unwrap().incidents, 0);
+            s.close().await;
+        }
+    }
+}
