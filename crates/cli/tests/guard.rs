@@ -84,7 +84,11 @@ async fn approvals_kill_switch_and_a_tamper_evident_audit_log() {
         &[],
     );
     assert!(ok, "{err}");
-    assert!(out.contains("approved by alice@shop.example; rollback deployment shop/cart-service will run as alice@shop.example"), "{out}");
+    assert!(out.contains("approved by alice@shop.example; rollback deployment shop/cart-service is authorized as alice@shop.example"), "{out}");
+    assert!(
+        out.contains("no executor for `rollback` is configured here, so nothing ran"),
+        "{out}"
+    );
     let (ok, _, err) = run_cli(&["--data-dir", &d, "approve", "1", "--as", "bob"], &[]);
     assert!(
         !ok && err.contains("approval 1 is approved, not pending"),

@@ -396,13 +396,23 @@ async fn lab_alerts_become_pagerless_incidents() {
 /// `pagerless serve --lab` on the seed scenario at 200x, with an optional
 /// configuration file; returns the lab, the server and the data dir.
 fn serve_seed(dir: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> (Proc, Proc, String) {
+    serve_scenario(dir, "order-service-oom", config, env)
+}
+
+/// `pagerless serve --lab` on `scenario` at 200x.
+fn serve_scenario(
+    dir: &Path,
+    scenario: &str,
+    config: Option<&Path>,
+    env: &[(&str, &str)],
+) -> (Proc, Proc, String) {
     let port = free_port();
     let webhook = format!("http://127.0.0.1:{port}/api/v1/alerts/alertmanager");
     // 200x: the seed's alert fires about 7 s after the start.
     let lab_dir = dir.join("lab");
     let (lab, _) = start_lab(
         &lab_dir,
-        "order-service-oom",
+        scenario,
         &["--speed", "200", "--webhook", &webhook],
     );
     let data = dir.join("data");
@@ -662,6 +672,76 @@ async fn an_interrupted_write_is_reconciled_not_repeated() {
     );
     let (ok, out, err) = support::run_cli(&["--data-dir", &d, "audit", "verify"], &[]);
     assert!(ok, "{out}{err}");
+}
+
+/// A cordon needs a human even in an autonomous prod: serve files the
+/// approval, and `pagerless approve` runs it as the approver through the
+/// Kubernetes connection in the configuration, audited.
+#[tokio::test]
+async fn an_approved_cordon_runs_as_the_approver() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = autonomous_config(dir.path());
+    let (lab, serve, d) = serve_scenario(dir.path(), "noisy-neighbour", Some(&config), &[]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (ok, out, _) = support::run_cli(&["--data-dir", &d, "approvals", "--json"], &[]);
+        if ok && out.contains("cordon") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no approval; serve:\n{}\nlab:\n{}",
+            serve.output(),
+            lab.output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let kubeconfig = dir.path().join("lab/kubeconfig");
+    // approve reads the Kubernetes connection from the configuration.
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        format!(
+            "{text}tools:\n  kubernetes:\n    kubeconfig: {}\n",
+            kubeconfig.display()
+        ),
+    )
+    .expect("config");
+    let c = config.to_str().expect("utf-8");
+    let (ok, out, err) = support::run_cli(
+        &[
+            "--config",
+            c,
+            "--data-dir",
+            &d,
+            "approve",
+            "1",
+            "--as",
+            "alice",
+        ],
+        &[],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("is authorized as alice"), "{out}");
+    let node = out
+        .split("done: cordoned node ")
+        .nth(1)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| panic!("{out}"));
+    let unschedulable = kubectl(
+        kubeconfig.to_str().expect("utf-8"),
+        &["get", "node", &node, "-o", "jsonpath={.spec.unschedulable}"],
+    );
+    assert_eq!(unschedulable.trim(), "true");
+    let (ok, audit, _) = support::run_cli(&["--data-dir", &d, "audit", "show", "--json"], &[]);
+    assert!(ok);
+    let entries: Vec<Value> = serde_json::from_str(&audit).expect("JSON");
+    let outcome = entries
+        .iter()
+        .find(|e| e["kind"] == "action_outcome")
+        .expect("an outcome");
+    assert_eq!(outcome["identity"], "alice", "{outcome}");
+    assert_eq!(outcome["body"]["outcome"], "done", "{outcome}");
 }
 
 /// A configuration whose guard runs prod autonomously, verifying quickly.

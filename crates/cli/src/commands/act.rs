@@ -259,3 +259,39 @@ pub async fn command(
         _ => ExitCode::SUCCESS,
     })
 }
+
+/// Runs a write a human approved, audited like any other: `action_start`,
+/// then `action_outcome`. Returns what it did.
+pub async fn run_approved(
+    store: &dyn Store,
+    executors: &Executors,
+    authorized: pagerless_guard::Authorized<pagerless_model::ActionRequest>,
+    incident: Option<IncidentId>,
+) -> Result<String> {
+    let request = authorized.request().clone();
+    let who = authorized.identity().name.clone();
+    let audit = |kind: &str, body: serde_json::Value| pagerless_model::AuditInput {
+        at: chrono::Utc::now(),
+        identity: who.clone(),
+        incident_id: incident,
+        kind: kind.into(),
+        body,
+    };
+    store
+        .append_audit(audit(
+            "action_start",
+            serde_json::json!({ "request": request }),
+        ))
+        .await?;
+    let result = executors.execute(authorized).await;
+    let body = match &result {
+        Ok(done) => {
+            serde_json::json!({ "request": request, "outcome": "done", "summary": done.summary })
+        }
+        Err(e) => {
+            serde_json::json!({ "request": request, "outcome": "failed", "error": e.to_string() })
+        }
+    };
+    store.append_audit(audit("action_outcome", body)).await?;
+    Ok(result?.summary)
+}

@@ -91,17 +91,29 @@ pub async fn approvals(settings: &Settings, all: bool, json: bool) -> Result<Exi
 }
 
 pub async fn approve(settings: &Settings, id: i64, approver: &Option<String>) -> Result<ExitCode> {
-    let (_store, guard) = open(settings).await?;
+    let (store, guard) = open(settings).await?;
     let who = human(approver)?;
+    let incident = store.approval(id).await?.and_then(|a| a.incident_id);
+    // Built before deciding, so that a configuration error is reported
+    // before the approval is spent.
+    let tools = super::investigator::tools_config(settings, None)?;
+    let executors = super::act::executors(&tools, &settings.config.act).await?;
     match guard.approve(id, &who, chrono::Utc::now()).await? {
         Decision::Allowed(a) => {
+            let (kind, target) = (a.request().kind, a.request().target.to_string());
             println!(
-                "approval {id}: approved by {}; {} {} will run as {}",
+                "approval {id}: approved by {}; {kind} {target} is authorized as {}",
                 who.name,
-                a.request().kind,
-                a.request().target,
                 a.identity().name
             );
+            if !executors.can(kind) {
+                println!(
+                    "  no executor for `{kind}` is configured here, so nothing ran (see docs/mitigation.md)"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let done = super::act::run_approved(store.as_ref(), &executors, a, incident).await?;
+            println!("  done: {done}");
             Ok(ExitCode::SUCCESS)
         }
         Decision::Shadow { would } => {
