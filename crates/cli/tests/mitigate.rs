@@ -1,8 +1,8 @@
 //! Plan → guard → act → verify in the lab: the seed incident ends mitigated
 //! (scaled out, p99 back under the threshold in the lab's metrics, verified,
 //! every step audited); CPU throttling is scaled out; a noisy neighbour's
-//! cordon waits for a human and then runs; a slow dependency escalates; the
-//! control does nothing.
+//! cordon and a bad config's rollback wait for a human and then run; a slow
+//! dependency escalates; the control does nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -313,4 +313,69 @@ async fn a_noisy_neighbour_waits_for_approval_then_its_node_is_cordoned() {
             .await
             .is_err()
     );
+}
+
+/// A bad config's rollback is high-risk: it waits for a human; approved, the
+/// deployment goes back to its previous ReplicaSet in the lab.
+#[tokio::test]
+async fn a_bad_config_is_rolled_back_once_approved() {
+    let case = lab_at_alert("bad-config-crashloop").await;
+    let (report, store, _incident) = respond_to(&case).await;
+    assert!(
+        matches!(report.response, Response::AwaitingApproval { .. }),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.steps[0].request.kind,
+        pagerless_model::ActionKind::Rollback
+    );
+    let pending = store
+        .approvals(Some(pagerless_model::ApprovalStatus::Pending))
+        .await
+        .unwrap();
+    let policy = Policy::parse(
+        &pagerless_guard::policy::DEFAULT.replace("mode: shadow", "mode: autonomous"),
+        "t",
+    )
+    .unwrap();
+    let guard = Guard::new(store.clone(), policy, Identity::agent("pagerless@lab"));
+    let pagerless_guard::Decision::Allowed(authorized) = guard
+        .approve(pending[0].id, &Identity::human("alice"), chrono::Utc::now())
+        .await
+        .unwrap()
+    else {
+        panic!("not allowed")
+    };
+    let target = authorized.request().target.clone();
+    let executor = pagerless_act::executors::KubernetesExecutor::from_kubeconfig(
+        std::path::Path::new(&case.lab.endpoints().kubeconfig),
+        false,
+    )
+    .await
+    .unwrap();
+    use pagerless_act::Executor;
+    let done = executor.execute(authorized).await.unwrap();
+    assert_eq!(done.summary, format!("rolled {target} back to revision 1"));
+    // The running template is the previous one again: DB_POOL_SIZE 20.
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&case.lab.endpoints().kubeconfig).unwrap(),
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client, target.namespace.as_deref().unwrap());
+    let d = deployments.get(&target.name).await.unwrap();
+    let env = d.spec.unwrap().template.spec.unwrap().containers[0]
+        .env
+        .clone()
+        .unwrap_or_default();
+    let pool = env
+        .iter()
+        .find(|e| e.name == "DB_POOL_SIZE")
+        .and_then(|e| e.value.clone());
+    assert_eq!(pool.as_deref(), Some("20"), "{env:?}");
 }
