@@ -5,16 +5,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
+mod support;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use pagerless_act::ActError;
 use pagerless_act::executors::{Executor, HostConfig, HostExecutor, NamedCommand};
-use pagerless_guard::{Decision, Identity, Policy, Scope, Usage, decide_approved};
+use pagerless_model::Transport;
 use pagerless_model::{ActionKind, ActionRequest, Target, TargetKind};
-use pagerless_tools::shell::Transport;
 
 fn request(kind: ActionKind, params: serde_json::Value) -> ActionRequest {
     ActionRequest {
@@ -35,27 +36,7 @@ fn authorize(req: ActionRequest, cache: &str) -> pagerless_guard::Authorized<Act
         "clear_cache_paths: [/var/log/app, /var/cache/app]",
         &format!("clear_cache_paths: [{cache}]"),
     );
-    let policy = Policy::parse(&text, "test").unwrap();
-    let scope = Scope {
-        environment: "staging".into(),
-        namespace: None,
-        service: Some("edge".into()),
-        targets: BTreeSet::from([req.target.clone()]),
-        deployment_pods: BTreeMap::new(),
-    };
-    match decide_approved(
-        &policy,
-        req,
-        &scope,
-        &Usage::default(),
-        &Identity::agent("pagerless@test"),
-        &Identity::human("alice"),
-        Some(1),
-        chrono::Utc::now(),
-    ) {
-        Decision::Allowed(a) => a,
-        other => panic!("{other:?}"),
-    }
+    support::authorize(req, &text)
 }
 
 /// nginx in a prefix dir, stopped on drop with SIGTERM so that the master

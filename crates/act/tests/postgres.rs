@@ -6,12 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
+mod support;
+
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pagerless_act::ActError;
 use pagerless_act::executors::{Executor, PostgresExecutor};
-use pagerless_guard::{Decision, Identity, Policy, Scope, Usage, decide_approved};
 use pagerless_model::{ActionKind, ActionRequest, Target, TargetKind};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -47,27 +48,7 @@ fn request(params: serde_json::Value) -> ActionRequest {
 /// What the guard hands an executor: here a human's approval in staging,
 /// where the built-in policy asks for one before sessions are ended.
 fn authorize(req: ActionRequest) -> pagerless_guard::Authorized<ActionRequest> {
-    let policy = Policy::parse(pagerless_guard::policy::DEFAULT, "built-in").unwrap();
-    let scope = Scope {
-        environment: "staging".into(),
-        namespace: None,
-        service: Some("orders".into()),
-        targets: BTreeSet::from([req.target.clone()]),
-        deployment_pods: BTreeMap::new(),
-    };
-    match decide_approved(
-        &policy,
-        req,
-        &scope,
-        &Usage::default(),
-        &Identity::agent("pagerless@test"),
-        &Identity::human("alice"),
-        Some(1),
-        chrono::Utc::now(),
-    ) {
-        Decision::Allowed(a) => a,
-        other => panic!("{other:?}"),
-    }
+    support::authorize(req, pagerless_guard::policy::DEFAULT)
 }
 
 #[tokio::test]

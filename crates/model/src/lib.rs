@@ -11,6 +11,7 @@ mod guard;
 mod incident;
 mod investigation;
 mod scope;
+pub mod transport;
 
 pub use alert::{Alert, AlertBatch, AlertId, AlertStatus, IncomingAlert, Labels};
 pub use environment::Environment;
@@ -26,3 +27,4 @@ pub use investigation::{
     Outcome, Plan, Step, Target, TargetKind, ToolCall,
 };
 pub use scope::{LabelMapping, Scope};
+pub use transport::Transport;

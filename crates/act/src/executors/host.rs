@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pagerless_guard::Authorized;
-use pagerless_model::{ActionKind, ActionRequest};
-use pagerless_tools::shell::{ShellConfig, Transport, check_node, ssh_args};
+use pagerless_model::transport::{check_node, ssh_args};
+use pagerless_model::{ActionKind, ActionRequest, Transport};
 use serde::{Deserialize, Serialize};
 
 use super::{ActError, Executed, Executor};
@@ -87,12 +87,12 @@ impl HostExecutor {
         let (program, args) = match &self.config.transport {
             Transport::Local => (argv[0].clone(), argv[1..].to_vec()),
             Transport::Ssh { .. } => {
-                let shell = ShellConfig {
-                    transport: self.config.transport.clone(),
-                    allowlist: Vec::new(),
-                    timeout_secs: self.config.timeout_secs,
-                };
-                let args = ssh_args(&shell, node, &argv.join(" ")).map_err(|e| e.to_string())?;
+                let args = ssh_args(
+                    &self.config.transport,
+                    self.config.timeout_secs,
+                    node,
+                    &argv.join(" "),
+                )?;
                 ("ssh".to_owned(), args)
             }
             Transport::Lab { .. } => return Err("the lab's node shells are read-only".into()),
@@ -171,7 +171,7 @@ impl Executor for HostExecutor {
             message,
             retriable: false,
         };
-        check_node(node).map_err(|e| invalid(e.to_string()))?;
+        check_node(node).map_err(invalid)?;
         let param = |k: &str| {
             req.params
                 .get(k)

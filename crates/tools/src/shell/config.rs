@@ -1,8 +1,8 @@
 //! The shell connector's configuration: how commands reach nodes, and which commands may.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
+
+pub use pagerless_model::Transport;
 
 /// How `shell.exec` reaches nodes and what it may run there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,36 +20,6 @@ pub struct ShellConfig {
     pub timeout_secs: u64,
 }
 
-/// How commands reach a node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Transport {
-    /// The lab's node shells: `POST {url}/{node}` with `{"command": ...}`.
-    Lab {
-        /// The node-shell base URL (`endpoints.shell` of `lab run`). Required.
-        url: String,
-    },
-    /// OpenSSH, non-interactive (`BatchMode=yes`, `StrictHostKeyChecking=yes`).
-    Ssh {
-        /// The remote user. Required.
-        user: String,
-        /// The ssh port. Default: 22.
-        #[serde(default = "default_ssh_port")]
-        port: u16,
-        /// The private key (`-i`). Default: ssh's own choice (agent, `~/.ssh/id_*`).
-        #[serde(default)]
-        identity_file: Option<PathBuf>,
-        /// The known-hosts file (`UserKnownHostsFile`). Default: ssh's own (`~/.ssh/known_hosts`).
-        #[serde(default)]
-        known_hosts: Option<PathBuf>,
-        /// The host to connect to, with `{node}` replaced by the node's name. Default: `{node}`.
-        #[serde(default = "default_host_template")]
-        host_template: String,
-    },
-    /// On the machine pagerless runs on, whatever the node (for single-host setups and tests).
-    Local,
-}
-
 fn default_allowlist() -> Vec<String> {
     ["top -bn1", "df -h", "free -m", "uptime", "ps aux", "ss -s"]
         .into_iter()
@@ -59,14 +29,6 @@ fn default_allowlist() -> Vec<String> {
 
 fn default_timeout_secs() -> u64 {
     10
-}
-
-fn default_ssh_port() -> u16 {
-    22
-}
-
-fn default_host_template() -> String {
-    "{node}".to_owned()
 }
 
 impl ShellConfig {

@@ -55,58 +55,13 @@ fn backend(message: impl Into<String>, retriable: bool) -> ToolError {
 
 /// Checks that `node` is a plain host name: letters, digits, `.`, `-`, `_`, not starting with `-`.
 pub fn check_node(node: &str) -> Result<(), ToolError> {
-    let plain = !node.is_empty()
-        && node.len() <= 253
-        && !node.starts_with('-')
-        && node
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if plain {
-        Ok(())
-    } else {
-        Err(bad(format!("`{node}` is not a node name")))
-    }
+    pagerless_model::transport::check_node(node).map_err(bad)
 }
 
 /// The arguments to give `ssh` to run `command` (already allowlisted) on `node`.
 pub fn ssh_args(config: &ShellConfig, node: &str, command: &str) -> Result<Vec<String>, ToolError> {
-    let Transport::Ssh {
-        user,
-        port,
-        identity_file,
-        known_hosts,
-        host_template,
-    } = &config.transport
-    else {
-        return Err(bad("the shell transport is not ssh"));
-    };
-    check_node(node)?;
-    let host = host_template.replace("{node}", node);
-    check_node(&host)?;
-    let mut args: Vec<String> = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    args.push("-o".to_owned());
-    args.push(format!("ConnectTimeout={}", config.timeout_secs.max(1)));
-    args.push("-p".to_owned());
-    args.push(port.to_string());
-    if let Some(identity) = identity_file {
-        args.push("-i".to_owned());
-        args.push(identity.display().to_string());
-        args.push("-o".to_owned());
-        args.push("IdentitiesOnly=yes".to_owned());
-    }
-    if let Some(known) = known_hosts {
-        args.push("-o".to_owned());
-        args.push(format!("UserKnownHostsFile={}", known.display()));
-    }
-    args.push("-l".to_owned());
-    args.push(user.clone());
-    args.push(host);
-    args.push("--".to_owned());
-    args.extend(command.split_whitespace().map(str::to_owned));
-    Ok(args)
+    pagerless_model::transport::ssh_args(&config.transport, config.timeout_secs, node, command)
+        .map_err(bad)
 }
 
 #[derive(Deserialize)]
