@@ -11,7 +11,11 @@
 pub mod executors;
 mod reconcile;
 mod respond;
+mod summary;
 
 pub use executors::{ActError, Executed, Executor, Executors};
 pub use reconcile::{Reconciled, reconcile};
-pub use respond::{MitigationReport, MitigationStep, Response, Verifier, respond};
+pub use respond::{
+    MitigationReport, MitigationStep, Response, Verifier, carry_out_approved, respond,
+};
+pub use summary::summarize;

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use pagerless_guard::{Decision, Guard, Scope};
+use pagerless_guard::{Authorized, Decision, Guard, Scope};
 use pagerless_model::{ActionRequest, AuditInput, IncidentId, IncidentStatus, Plan};
 use pagerless_store::Store;
 use serde::Serialize;
@@ -95,47 +95,6 @@ pub async fn respond(
     window_secs: u64,
     interval_secs: u64,
 ) -> MitigationReport {
-    let audit = |kind: &'static str, body: serde_json::Value, who: String| {
-        let input = AuditInput {
-            at: Utc::now(),
-            identity: who,
-            incident_id: Some(incident),
-            kind: kind.into(),
-            body,
-        };
-        async move {
-            if let Err(e) = store.append_audit(input).await {
-                tracing::error!(error = %e, "cannot write the audit log");
-            }
-        }
-    };
-    let me = guard.identity().name.clone();
-    let finish = |response: Response,
-                  steps: Vec<MitigationStep>,
-                  symptom: Vec<(u64, Option<f64>)>| async move {
-        let status = match &response {
-            Response::Mitigated { .. } => Some(IncidentStatus::Mitigated),
-            Response::Escalated { .. } => Some(IncidentStatus::Escalated),
-            _ => None,
-        };
-        if let Some(status) = status {
-            let _ = store
-                .set_incident_status(incident, status, Utc::now())
-                .await;
-        }
-        audit(
-            "response",
-            json!({ "response": response }),
-            guard.identity().name.clone(),
-        )
-        .await;
-        MitigationReport {
-            steps,
-            symptom,
-            response,
-        }
-    };
-
     if plan.mitigations.is_empty() {
         let response = if category == "none" {
             Response::NoAction {
@@ -146,11 +105,11 @@ pub async fn respond(
                 reason: format!("no mitigation of ours fits `{category}`; a human should engage"),
             }
         };
-        return finish(response, Vec::new(), Vec::new()).await;
+        return finish(guard, store, incident, response, Vec::new(), Vec::new()).await;
     }
 
     let baseline = verifier.symptom().await.ok().flatten();
-    let mut symptom = vec![(0, baseline)];
+    let symptom = vec![(0, baseline)];
     let mut steps = Vec::new();
     let mut undo: Vec<ActionRequest> = Vec::new();
     let mut approvals = Vec::new();
@@ -187,12 +146,21 @@ pub async fn respond(
                 step.decision = "allowed".into();
                 step.why = a.decision().to_owned();
                 let who = a.identity().name.clone();
-                audit("action_start", json!({ "request": request }), who.clone()).await;
+                audit(
+                    store,
+                    incident,
+                    "action_start",
+                    json!({ "request": request }),
+                    who.clone(),
+                )
+                .await;
                 let result = executors.execute(a).await;
                 failpoint_after_execute();
                 match result {
                     Ok(Executed { summary, undo: u }) => {
                         audit(
+                            store,
+                            incident,
                             "action_outcome",
                             json!({ "request": request, "outcome": "done", "summary": summary }),
                             who,
@@ -203,7 +171,7 @@ pub async fn respond(
                         executed += 1;
                     }
                     Err(e) => {
-                        audit("action_outcome", json!({ "request": request, "outcome": "failed", "error": e.to_string() }), who).await;
+                        audit(store, incident, "action_outcome", json!({ "request": request, "outcome": "failed", "error": e.to_string() }), who).await;
                         step.error = Some(e.to_string());
                     }
                 }
@@ -252,17 +220,206 @@ pub async fn respond(
                 reason: format!("nothing could be done: {}", why.join("; ")),
             }
         };
-        return finish(response, steps, symptom).await;
+        return finish(guard, store, incident, response, steps, symptom).await;
     }
 
-    // Verify: healthy on two checks in a row is recovered; much worse is undone.
+    verify_and_finish(
+        guard,
+        executors,
+        store,
+        incident,
+        scope,
+        verifier,
+        window_secs,
+        interval_secs,
+        steps,
+        symptom,
+        undo,
+    )
+    .await
+}
+
+/// Carries out a write a human approved (already authorized under the
+/// approver's identity), audited like the agent's own, then verifies the
+/// symptom and settles the incident exactly as [`respond`] does.
+#[allow(clippy::too_many_arguments)]
+pub async fn carry_out_approved(
+    guard: &Guard,
+    executors: &Executors,
+    store: &dyn Store,
+    incident: IncidentId,
+    approved: Authorized<ActionRequest>,
+    scope: &Scope,
+    verifier: &dyn Verifier,
+    window_secs: u64,
+    interval_secs: u64,
+) -> MitigationReport {
+    let request = approved.request().clone();
+    let who = approved.identity().name.clone();
+    let mut step = MitigationStep {
+        request: request.clone(),
+        decision: "allowed".into(),
+        why: approved.decision().to_owned(),
+        executed: None,
+        error: None,
+    };
+    let baseline = verifier.symptom().await.ok().flatten();
+    let symptom = vec![(0, baseline)];
+    audit(
+        store,
+        incident,
+        "action_start",
+        json!({ "request": request }),
+        who.clone(),
+    )
+    .await;
+    let result = executors.execute(approved).await;
+    failpoint_after_execute();
+    let mut undo = Vec::new();
+    match result {
+        Ok(Executed { summary, undo: u }) => {
+            audit(
+                store,
+                incident,
+                "action_outcome",
+                json!({ "request": request, "outcome": "done", "summary": summary }),
+                who,
+            )
+            .await;
+            step.executed = Some(summary);
+            undo.extend(u);
+        }
+        Err(e) => {
+            audit(
+                store,
+                incident,
+                "action_outcome",
+                json!({ "request": request, "outcome": "failed", "error": e.to_string() }),
+                who,
+            )
+            .await;
+            let reason = format!(
+                "the approved {} {} failed: {e}",
+                request.kind, request.target
+            );
+            step.error = Some(e.to_string());
+            return finish(
+                guard,
+                store,
+                incident,
+                Response::Escalated { reason },
+                vec![step],
+                symptom,
+            )
+            .await;
+        }
+    }
+    verify_and_finish(
+        guard,
+        executors,
+        store,
+        incident,
+        scope,
+        verifier,
+        window_secs,
+        interval_secs,
+        vec![step],
+        symptom,
+        undo,
+    )
+    .await
+}
+
+async fn audit(
+    store: &dyn Store,
+    incident: IncidentId,
+    kind: &str,
+    body: serde_json::Value,
+    who: String,
+) {
+    let input = AuditInput {
+        at: Utc::now(),
+        identity: who,
+        incident_id: Some(incident),
+        kind: kind.into(),
+        body,
+    };
+    if let Err(e) = store.append_audit(input).await {
+        tracing::error!(error = %e, "cannot write the audit log");
+    }
+}
+
+/// Stores the incident's new status and audits the response.
+async fn finish(
+    guard: &Guard,
+    store: &dyn Store,
+    incident: IncidentId,
+    response: Response,
+    steps: Vec<MitigationStep>,
+    symptom: Vec<(u64, Option<f64>)>,
+) -> MitigationReport {
+    let status = match &response {
+        Response::Mitigated { .. } => Some(IncidentStatus::Mitigated),
+        Response::Escalated { .. } => Some(IncidentStatus::Escalated),
+        _ => None,
+    };
+    if let Some(status) = status
+        && let Err(e) = store
+            .set_incident_status(incident, status, Utc::now())
+            .await
+    {
+        tracing::error!(error = %e, %incident, "cannot store the incident's status");
+    }
+    audit(
+        store,
+        incident,
+        "response",
+        json!({ "response": response }),
+        guard.identity().name.clone(),
+    )
+    .await;
+    MitigationReport {
+        steps,
+        symptom,
+        response,
+    }
+}
+
+/// Watches the symptom after acting: healthy on two checks in a row is
+/// recovered; much worse is undone and escalated; neither is escalated when
+/// the window ends.
+#[allow(clippy::too_many_arguments)]
+async fn verify_and_finish(
+    guard: &Guard,
+    executors: &Executors,
+    store: &dyn Store,
+    incident: IncidentId,
+    scope: &Scope,
+    verifier: &dyn Verifier,
+    window_secs: u64,
+    interval_secs: u64,
+    steps: Vec<MitigationStep>,
+    mut symptom: Vec<(u64, Option<f64>)>,
+    undo: Vec<ActionRequest>,
+) -> MitigationReport {
+    let me = guard.identity().name.clone();
+    let baseline = symptom.first().and_then(|s| s.1);
     let mut healthy = 0;
     let mut elapsed = 0;
     let mut worse = false;
+    let mut unreadable = None;
     while elapsed < window_secs {
         verifier.wait(interval_secs).await;
         elapsed += interval_secs;
-        let now = verifier.symptom().await.ok().flatten();
+        // A read that fails is not a healthy read: it never counts as recovered.
+        let now = match verifier.symptom().await {
+            Ok(now) => now,
+            Err(e) => {
+                unreadable = Some(e);
+                healthy = 0;
+                continue;
+            }
+        };
         symptom.push((elapsed, now));
         match (now, baseline) {
             (None, _) => healthy += 1,
@@ -277,6 +434,8 @@ pub async fn respond(
         }
     }
     audit(
+        store,
+        incident,
         "verification",
         json!({ "symptom": symptom, "recovered": healthy >= 2 }),
         me.clone(),
@@ -301,6 +460,8 @@ pub async fn respond(
                     .map(|e| e.summary)
                     .unwrap_or_else(|e| e.to_string());
                 audit(
+                    store,
+                    incident,
                     "action_outcome",
                     json!({ "request": u, "outcome": "undone", "summary": summary }),
                     me.clone(),
@@ -311,17 +472,30 @@ pub async fn respond(
         Response::Escalated {
             reason: "the symptom got worse after acting; undone where possible".into(),
         }
+    } else if let (Some(e), 1) = (&unreadable, symptom.len()) {
+        Response::Escalated {
+            reason: format!("acted, but the symptom could not be read to verify it: {e}"),
+        }
     } else {
         let last = symptom.last().and_then(|s| s.1);
         Response::Escalated {
             reason: format!(
-                "not recovered after {} min (symptom {})",
-                window_secs / 60,
+                "not recovered within {} (symptom {})",
+                span(window_secs),
                 last.map_or("gone".into(), |v| format!("{v:.3}"))
             ),
         }
     };
-    finish(response, steps, symptom).await
+    finish(guard, store, incident, response, steps, symptom).await
+}
+
+/// `90 s`, `15 min`.
+fn span(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs / 60)
+    }
 }
 
 /// Crash tests: with `PAGERLESS_FAILPOINT=after_execute` the process kills

@@ -35,6 +35,11 @@ pub struct Playbook {
     /// The permanent fix, if any.
     #[serde(default)]
     pub fix: Option<FixTemplate>,
+    /// A PromQL check of recovery, with `{placeholders}`: like an alert's
+    /// expression, it returns nothing once healthy. Without one, verification
+    /// reads the alert's own expression.
+    #[serde(default)]
+    pub verify: Option<String>,
     /// Minutes a human would spend on this by hand (for toil KPIs).
     #[serde(default)]
     pub human_minutes: u32,

@@ -744,6 +744,155 @@ async fn an_approved_cordon_runs_as_the_approver() {
     assert_eq!(outcome["body"]["outcome"], "done", "{outcome}");
 }
 
+/// An approval given over the REST API is carried out by `serve` itself: the
+/// cordon runs as the approver, is verified, and the incident is settled with
+/// a summary, all audited.
+#[tokio::test]
+async fn serve_carries_out_a_cordon_approved_over_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = autonomous_config(dir.path());
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace("verify_window_secs: 60", "verify_window_secs: 10"),
+    )
+    .expect("config");
+    let (lab, serve, d) = serve_scenario(dir.path(), "noisy-neighbour", Some(&config), &[]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let url = loop {
+        let log = serve.output();
+        if let Some(url) = log
+            .split("pagerless listening on ")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+        {
+            break url.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "serve did not start:\n{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        serve
+            .output()
+            .contains("approved writes run here, as the approver"),
+        "{}",
+        serve.output()
+    );
+    let http = reqwest::Client::new();
+    let id = loop {
+        let list: Value = http
+            .get(format!("{url}/api/v1/approvals"))
+            .send()
+            .await
+            .expect("serve")
+            .json()
+            .await
+            .expect("JSON");
+        if let Some(a) = list["approvals"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["request"]["kind"] == "cordon"))
+        {
+            break a["id"].as_i64().expect("id");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no approval; serve:\n{}\nlab:\n{}",
+            serve.output(),
+            lab.output()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let resp: Value = http
+        .post(format!("{url}/api/v1/approvals/{id}/approve"))
+        .json(&serde_json::json!({"approver": "alice"}))
+        .send()
+        .await
+        .expect("serve")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(resp["decision"], "allowed", "{resp}");
+    assert_eq!(resp["execution"], "queued", "{resp}");
+
+    // A summary is the last thing recorded for each response.
+    let entries: Vec<Value> = loop {
+        let (ok, out, _) = support::run_cli(
+            &[
+                "--data-dir",
+                &d,
+                "audit",
+                "show",
+                "--incident",
+                "1",
+                "--json",
+            ],
+            &[],
+        );
+        if ok {
+            let entries: Vec<Value> = serde_json::from_str(&out).expect("JSON");
+            // The first summary says it waits for approval; the second is
+            // the approved write's.
+            if entries.iter().filter(|e| e["kind"] == "summary").count() >= 2 {
+                break entries;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no summary; serve:\n{}",
+            serve.output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let outcome = entries
+        .iter()
+        .find(|e| e["kind"] == "action_outcome")
+        .expect("an outcome");
+    assert_eq!(outcome["identity"], "alice", "{outcome}");
+    assert_eq!(outcome["body"]["outcome"], "done", "{outcome}");
+    let node = outcome["body"]["request"]["target"]["name"]
+        .as_str()
+        .expect("node")
+        .to_owned();
+    assert!(entries.iter().any(|e| e["kind"] == "verification"));
+    let response = entries
+        .iter()
+        .rfind(|e| e["kind"] == "response")
+        .expect("a response");
+    let kind = response["body"]["response"]["kind"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(kind == "mitigated" || kind == "escalated", "{response}");
+    let summary = entries
+        .iter()
+        .rfind(|e| e["kind"] == "summary")
+        .and_then(|e| e["body"]["text"].as_str())
+        .expect("a summary");
+    assert!(
+        summary.starts_with(
+            "An issue was detected in catalog-api; I diagnosed it as noisy neighbour on"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("cordoned node {node}")),
+        "{summary}"
+    );
+    let kubeconfig = dir.path().join("lab/kubeconfig");
+    let unschedulable = kubectl(
+        kubeconfig.to_str().expect("utf-8"),
+        &["get", "node", &node, "-o", "jsonpath={.spec.unschedulable}"],
+    );
+    assert_eq!(unschedulable.trim(), "true");
+    let detail = wait_incident(&d, &lab, &serve, "not settled", |v| v["status"] != "open");
+    assert!(
+        ["mitigated", "escalated", "resolved"]
+            .contains(&detail["status"].as_str().unwrap_or_default()),
+        "{detail}"
+    );
+    let (ok, out, err) = support::run_cli(&["--data-dir", &d, "audit", "verify"], &[]);
+    assert!(ok, "{out}{err}");
+}
+
 /// A configuration whose guard runs prod autonomously, verifying quickly.
 fn autonomous_config(dir: &Path) -> std::path::PathBuf {
     let policy = dir.join("guardrails.yaml");

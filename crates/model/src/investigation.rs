@@ -251,6 +251,10 @@ pub struct Plan {
     /// The permanent fix, when one belongs in the IaC repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// The plan's own check of recovery (PromQL that returns nothing once
+    /// healthy); verification reads the alert's expression without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<String>,
 }
 
 /// A root cause with its evidence.

@@ -93,7 +93,29 @@ pub(crate) async fn approve(
         .approve(id, &Identity::human(b.approver), chrono::Utc::now())
         .await
         .map_err(guard_error)?;
-    Ok(Json(decision_json(&d, id)))
+    let mut body = decision_json(&d, id);
+    body["execution"] = json!(hand_over(&state, id, d).await);
+    Ok(Json(body))
+}
+
+/// Hands an allowed write to the executors: `queued`, or why nothing will run.
+async fn hand_over(state: &AppState, id: i64, d: Decision) -> String {
+    let Decision::Allowed(authorized) = d else {
+        return "none: not allowed".into();
+    };
+    let Some(tx) = &state.approved else {
+        return "none: this server has no executor configured; the approval is recorded".into();
+    };
+    match tx
+        .send(crate::ApprovedWrite {
+            approval: id,
+            authorized,
+        })
+        .await
+    {
+        Ok(()) => "queued".into(),
+        Err(_) => "none: the executors have stopped".into(),
+    }
 }
 
 /// `POST /api/v1/approvals/{id}/deny` with `{"approver": NAME, "why": TEXT}`.
@@ -199,10 +221,12 @@ pub(crate) async fn slack(
     let text = match action["action_id"].as_str() {
         Some("approve") => {
             let d = g.approve(id, &who, now).await.map_err(guard_error)?;
-            format!(
-                "Approval {id}: {}",
-                decision_json(&d, id)["why"].as_str().unwrap_or_default()
-            )
+            let why = decision_json(&d, id)["why"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let execution = hand_over(&state, id, d).await;
+            format!("Approval {id}: {why} ({execution})")
         }
         Some("deny") => {
             g.deny(id, &who, &format!("denied in Slack by {user}"), now)

@@ -43,6 +43,18 @@ pub struct AppState {
     pub guard: Option<Arc<pagerless_guard::Guard>>,
     /// Slack's signing secret, for its interactive buttons; `None` disables that route.
     pub slack_signing_secret: Option<Arc<str>>,
+    /// Where writes a human approved go to be carried out; `None` when this
+    /// server has no executors (the approval is recorded, nothing runs).
+    pub approved: Option<tokio::sync::mpsc::Sender<ApprovedWrite>>,
+}
+
+/// A write a human approved over HTTP, authorized under their identity, for
+/// the part of the process that carries writes out.
+pub struct ApprovedWrite {
+    /// The approval's id.
+    pub approval: i64,
+    /// The write.
+    pub authorized: pagerless_guard::Authorized<pagerless_model::ActionRequest>,
 }
 
 /// The whole HTTP surface.

@@ -35,6 +35,7 @@ async fn harness(token: Option<&str>, max_body: usize) -> Harness {
             investigate: None,
             guard: None,
             slack_signing_secret: None,
+            approved: None,
         },
         max_body,
     );

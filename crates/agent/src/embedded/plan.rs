@@ -33,6 +33,13 @@ fn fill(template: &str, values: &BTreeMap<String, Value>) -> String {
             return out;
         };
         let key = &rest[open + 1..open + close];
+        // Only `{identifier}` is a placeholder, so PromQL's `{label="..."}`
+        // passes through untouched.
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            out.push('{');
+            rest = &rest[open + 1..];
+            continue;
+        }
         match values.get(key) {
             Some(Value::String(s)) => out.push_str(s),
             Some(Value::Null) | None => out.push('?'),
@@ -198,7 +205,11 @@ impl EmbeddedReasoner {
                 culprit,
                 target,
             }),
-            plan: Plan { mitigations, fix },
+            plan: Plan {
+                mitigations,
+                fix,
+                verify: pb.verify.as_ref().map(|v| fill(v, &values)),
+            },
         }
     }
 }
@@ -206,6 +217,19 @@ impl EmbeddedReasoner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_inside_promql_selectors_are_filled_and_selectors_kept() {
+        let mut v = BTreeMap::new();
+        v.insert("node".to_owned(), json!("node-c"));
+        assert_eq!(
+            fill(
+                r#"avail{node="{node}", mountpoint="/"} < 0.15 on {node} {missing}"#,
+                &v
+            ),
+            r#"avail{node="node-c", mountpoint="/"} < 0.15 on node-c ?"#
+        );
+    }
 
     #[test]
     fn scale_out_adds_real_headroom() {

@@ -102,51 +102,157 @@ pub struct Acting {
     pub interval_secs: u64,
 }
 
-/// Responds to a stored incident with its latest investigation's plan.
+/// Responds to a stored incident with its latest investigation's plan, and
+/// records the summary for humans.
 pub async fn respond_to(
     store: Arc<dyn Store>,
     acting: &Acting,
     incident: IncidentId,
 ) -> Result<Option<pagerless_act::MitigationReport>> {
-    let (guard, executors, toolbox) = (&acting.guard, &acting.executors, &acting.toolbox);
-    let detail = store
-        .incident(incident)
-        .await?
-        .with_context(|| format!("no incident {incident}"))?;
-    let Some(inv) = store.investigations(incident).await?.pop() else {
+    let Some(ctx) = Diagnosed::load(store.as_ref(), &acting.toolbox, incident).await? else {
         return Ok(None);
     };
-    let Outcome::Diagnosed { diagnosis, plan } = &inv.outcome else {
-        return Ok(None);
-    };
-    let alert = pagerless_agent::AlertContext::from_incident(&detail)
-        .context("the incident has no alerts")?;
     let scope = scope_of(
-        detail.incident.environment.as_str(),
-        detail.incident.namespace.clone(),
-        detail.incident.service.clone(),
-        Some(diagnosis),
+        ctx.detail.incident.environment.as_str(),
+        ctx.detail.incident.namespace.clone(),
+        ctx.detail.incident.service.clone(),
+        Some(&ctx.diagnosis),
         None,
     );
-    let verifier = PromVerifier {
-        toolbox: toolbox.clone(),
-        expr: alert.symptom.clone().unwrap_or_default(),
-    };
-    Ok(Some(
-        respond(
-            guard,
-            executors,
-            store.as_ref(),
-            incident,
-            &diagnosis.category,
+    let report = respond(
+        &acting.guard,
+        &acting.executors,
+        store.as_ref(),
+        incident,
+        &ctx.diagnosis.category,
+        &ctx.plan,
+        &scope,
+        &ctx.verifier,
+        acting.window_secs,
+        acting.interval_secs,
+    )
+    .await;
+    ctx.record_summary(store.as_ref(), &acting.guard, &report)
+        .await;
+    Ok(Some(report))
+}
+
+/// A diagnosed incident, ready to act on.
+struct Diagnosed {
+    detail: pagerless_model::IncidentDetail,
+    diagnosis: pagerless_model::Diagnosis,
+    plan: pagerless_model::Plan,
+    verifier: PromVerifier,
+}
+
+impl Diagnosed {
+    /// The incident and its latest investigation, when that ended in a diagnosis.
+    async fn load(
+        store: &dyn Store,
+        toolbox: &Toolbox,
+        incident: IncidentId,
+    ) -> Result<Option<Diagnosed>> {
+        let detail = store
+            .incident(incident)
+            .await?
+            .with_context(|| format!("no incident {incident}"))?;
+        let Some(inv) = store.investigations(incident).await?.pop() else {
+            return Ok(None);
+        };
+        let Outcome::Diagnosed { diagnosis, plan } = inv.outcome else {
+            return Ok(None);
+        };
+        let alert = pagerless_agent::AlertContext::from_incident(&detail)
+            .context("the incident has no alerts")?;
+        // The plan's own check when it has one, else the alert's expression.
+        let expr = plan.verify.clone().or(alert.symptom).unwrap_or_default();
+        Ok(Some(Diagnosed {
+            detail,
+            diagnosis: *diagnosis,
             plan,
-            &scope,
-            &verifier,
-            acting.window_secs,
-            acting.interval_secs,
+            verifier: PromVerifier {
+                toolbox: toolbox.clone(),
+                expr,
+            },
+        }))
+    }
+
+    /// Audits the summary a human reads instead of a page.
+    async fn record_summary(
+        &self,
+        store: &dyn Store,
+        guard: &Guard,
+        report: &pagerless_act::MitigationReport,
+    ) {
+        let subject = self
+            .detail
+            .incident
+            .service
+            .clone()
+            .unwrap_or_else(|| self.detail.incident.title.clone());
+        let text = pagerless_act::summarize(&subject, &self.diagnosis, report);
+        let entry = pagerless_model::AuditInput {
+            at: chrono::Utc::now(),
+            identity: guard.identity().name.clone(),
+            incident_id: Some(self.detail.incident.id),
+            kind: "summary".into(),
+            body: serde_json::json!({ "text": text }),
+        };
+        if let Err(e) = store.append_audit(entry).await {
+            tracing::error!(error = %e, "cannot write the audit log");
+        }
+    }
+}
+
+/// Carries out a write a human approved over the API or Slack: run as the
+/// approver, then verified and settled like the agent's own, with a summary.
+/// Writes with no incident are run and audited without verification.
+pub async fn carry_out(
+    store: Arc<dyn Store>,
+    acting: &Acting,
+    approval: i64,
+    authorized: pagerless_guard::Authorized<pagerless_model::ActionRequest>,
+) -> Result<String> {
+    let kind = authorized.request().kind;
+    if !acting.executors.can(kind) {
+        anyhow::bail!(
+            "no executor for `{kind}` is configured here, so approval {approval} did not run"
+        );
+    }
+    let record = store
+        .approval(approval)
+        .await?
+        .with_context(|| format!("no approval {approval}"))?;
+    let diagnosed = match record.incident_id {
+        Some(i) => Diagnosed::load(store.as_ref(), &acting.toolbox, i).await?,
+        None => None,
+    };
+    let (Some(incident), Some(ctx)) = (record.incident_id, diagnosed) else {
+        return run_approved(
+            store.as_ref(),
+            &acting.executors,
+            authorized,
+            record.incident_id,
         )
-        .await,
-    ))
+        .await;
+    };
+    let scope: pagerless_guard::Scope =
+        serde_json::from_value(record.scope.clone()).unwrap_or_default();
+    let report = pagerless_act::carry_out_approved(
+        &acting.guard,
+        &acting.executors,
+        store.as_ref(),
+        incident,
+        authorized,
+        &scope,
+        &ctx.verifier,
+        acting.window_secs,
+        acting.interval_secs,
+    )
+    .await;
+    ctx.record_summary(store.as_ref(), &acting.guard, &report)
+        .await;
+    Ok(serde_json::to_string(&report.response)?)
 }
 
 /// `pagerless act --incident ID [--dry-run] [--lab DIR]`.
@@ -294,4 +400,26 @@ pub async fn run_approved(
     };
     store.append_audit(audit("action_outcome", body)).await?;
     Ok(result?.summary)
+}
+
+/// Carries out writes humans approve over the API or Slack as they arrive,
+/// each beside the others (a verification can take minutes).
+pub async fn approvals_worker(
+    store: Arc<dyn Store>,
+    acting: Arc<Acting>,
+    mut approved: tokio::sync::mpsc::Receiver<pagerless_server::ApprovedWrite>,
+) {
+    while let Some(w) = approved.recv().await {
+        let (store, acting) = (store.clone(), acting.clone());
+        tokio::spawn(async move {
+            match carry_out(store, &acting, w.approval, w.authorized).await {
+                Ok(done) => {
+                    tracing::info!(approval = w.approval, %done, "approved write carried out")
+                }
+                Err(e) => {
+                    tracing::error!(approval = w.approval, error = %e, "approved write not carried out")
+                }
+            }
+        });
+    }
 }

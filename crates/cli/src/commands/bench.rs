@@ -54,6 +54,7 @@ pub async fn intake(settings: &Settings, args: &BenchIntakeArgs) -> Result<ExitC
                     investigate: None,
                     guard: None,
                     slack_signing_secret: None,
+                    approved: None,
                 },
                 settings.config.server.max_body_bytes,
             );

@@ -68,7 +68,7 @@ pub async fn worker(
     books: Vec<pagerless_agent::playbook::Playbook>,
     budget: Budget,
     mut ids: tokio::sync::mpsc::Receiver<IncidentId>,
-    acting: Option<super::act::Acting>,
+    acting: Option<Arc<super::act::Acting>>,
 ) {
     while let Some(id) = ids.recv().await {
         let detail = match store.incident(id).await {
@@ -104,13 +104,18 @@ pub async fn worker(
             continue;
         }
         if let Some(acting) = &acting {
-            match super::act::respond_to(store.clone(), acting, id).await {
-                Ok(Some(report)) => {
-                    tracing::info!(incident = %id, response = %serde_json::to_string(&report.response).unwrap_or_default(), "responded")
+            // Verification can take minutes: it runs beside the next
+            // investigations, not in front of them.
+            let (store, acting) = (store.clone(), acting.clone());
+            tokio::spawn(async move {
+                match super::act::respond_to(store, &acting, id).await {
+                    Ok(Some(report)) => {
+                        tracing::info!(incident = %id, response = %serde_json::to_string(&report.response).unwrap_or_default(), "responded")
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(incident = %id, error = %e, "cannot respond"),
                 }
-                Ok(None) => {}
-                Err(e) => tracing::error!(incident = %id, error = %e, "cannot respond"),
-            }
+            });
         }
     }
 }

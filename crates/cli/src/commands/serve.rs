@@ -23,84 +23,100 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
 
-    // Investigations of new incidents, when there is something to look at.
+    // Writes: executors where the configuration gives them (Kubernetes,
+    // PostgreSQL, hosts). They carry out the agent's own mitigations when
+    // `act.auto` is on, and writes humans approve over the API or Slack.
     let tools = super::investigator::tools_config(settings, args.lab.as_deref())?;
-    let investigate = if settings.config.investigation.auto && super::investigator::any_tool(&tools)
-    {
-        let toolbox = tools.toolbox().await?;
-        let books = super::investigator::playbooks(settings)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(1024);
-        let store: Arc<dyn Store> = store.clone();
-        let names: Vec<&str> = toolbox.tools().map(|t| t.name()).collect();
-        println!(
-            "  investigations: on ({} tools: {})",
-            names.len(),
-            names.join(", ")
-        );
-        for s in toolbox.skipped() {
-            println!("    skipped {}: {}", s.system, s.reason);
-        }
-        let acting = if settings.config.act.auto
-            && (tools.kubernetes.is_some()
-                || settings.config.act.postgres.is_some()
-                || settings.config.act.host.is_some())
-        {
-            let guard = Arc::new(pagerless_guard::Guard::new(
-                store.clone(),
-                super::guard::policy(settings)?,
-                pagerless_guard::Identity::agent(settings.config.guard.identity.clone()),
-            ));
-            let executors = super::act::executors(&tools, &settings.config.act).await?;
-            // Writes a crash interrupted are checked and recorded, never redone.
-            for r in pagerless_act::reconcile(
-                store.as_ref(),
-                &executors,
-                &settings.config.guard.identity,
-            )
-            .await?
-            {
-                println!(
-                    "  reconciled an interrupted {} {} (incident {}): found {}, not repeated",
-                    r.request.kind,
-                    r.request.target,
-                    r.incident.map_or("-".into(), |i| i.to_string()),
-                    r.observed
-                );
-            }
-            println!(
-                "  mitigations: on, through the guard ({})",
-                settings
-                    .config
-                    .guard
-                    .policy
-                    .as_ref()
-                    .map_or("built-in policy: shadow in prod".into(), |p| p
-                        .display()
-                        .to_string())
-            );
-            Some(super::act::Acting {
-                guard,
-                executors,
-                toolbox: toolbox.clone(),
-                window_secs: settings.config.act.verify_window_secs,
-                interval_secs: settings.config.act.verify_interval_secs,
-            })
-        } else {
-            None
-        };
-        tokio::spawn(super::investigator::worker(
-            store,
-            toolbox,
-            books,
-            settings.config.investigation.budget(),
-            rx,
-            acting,
-        ));
-        Some(tx)
+    let any_tool = super::investigator::any_tool(&tools);
+    let toolbox = if any_tool {
+        Some(tools.toolbox().await?)
     } else {
-        println!("  investigations: off (no `tools:` configured; see docs/config.md)");
         None
     };
+    let acting = if tools.kubernetes.is_some()
+        || settings.config.act.postgres.is_some()
+        || settings.config.act.host.is_some()
+    {
+        let guard = Arc::new(pagerless_guard::Guard::new(
+            store.clone(),
+            super::guard::policy(settings)?,
+            pagerless_guard::Identity::agent(settings.config.guard.identity.clone()),
+        ));
+        let executors = super::act::executors(&tools, &settings.config.act).await?;
+        // Writes a crash interrupted are checked and recorded, never redone.
+        for r in
+            pagerless_act::reconcile(store.as_ref(), &executors, &settings.config.guard.identity)
+                .await?
+        {
+            println!(
+                "  reconciled an interrupted {} {} (incident {}): found {}, not repeated",
+                r.request.kind,
+                r.request.target,
+                r.incident.map_or("-".into(), |i| i.to_string()),
+                r.observed
+            );
+        }
+        Some(Arc::new(super::act::Acting {
+            guard,
+            executors,
+            toolbox: match &toolbox {
+                Some(t) => t.clone(),
+                None => tools.toolbox().await?,
+            },
+            window_secs: settings.config.act.verify_window_secs,
+            interval_secs: settings.config.act.verify_interval_secs,
+        }))
+    } else {
+        None
+    };
+    let policy_name = settings
+        .config
+        .guard
+        .policy
+        .as_ref()
+        .map_or("built-in policy: shadow in prod".into(), |p| {
+            p.display().to_string()
+        });
+
+    // Investigations of new incidents, when there is something to look at.
+    let investigate = match (&toolbox, settings.config.investigation.auto) {
+        (Some(toolbox), true) => {
+            let books = super::investigator::playbooks(settings)?;
+            let (tx, rx) = tokio::sync::mpsc::channel(1024);
+            let store: Arc<dyn Store> = store.clone();
+            let names: Vec<&str> = toolbox.tools().map(|t| t.name()).collect();
+            println!(
+                "  investigations: on ({} tools: {})",
+                names.len(),
+                names.join(", ")
+            );
+            for s in toolbox.skipped() {
+                println!("    skipped {}: {}", s.system, s.reason);
+            }
+            let auto = acting.clone().filter(|_| settings.config.act.auto);
+            if auto.is_some() {
+                println!("  mitigations: on, through the guard ({policy_name})");
+            }
+            tokio::spawn(super::investigator::worker(
+                store,
+                toolbox.clone(),
+                books,
+                settings.config.investigation.budget(),
+                rx,
+                auto,
+            ));
+            Some(tx)
+        }
+        _ => {
+            println!("  investigations: off (no `tools:` configured; see docs/config.md)");
+            None
+        }
+    };
+    let approved = acting.clone().map(|acting| {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(super::act::approvals_worker(store.clone(), acting, rx));
+        tx
+    });
     let guard = Arc::new(pagerless_guard::Guard::new(
         store.clone(),
         super::guard::policy(settings)?,
@@ -111,11 +127,16 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         .or_else(|| server.slack_signing_secret.clone())
         .filter(|s| !s.is_empty());
     println!(
-        "  approvals: /api/v1/approvals{}",
+        "  approvals: /api/v1/approvals{}; approved writes {}",
         if slack.is_some() {
             ", Slack buttons at /api/v1/slack/interactions"
         } else {
             ""
+        },
+        if approved.is_some() {
+            "run here, as the approver"
+        } else {
+            "are recorded only (no executor configured)"
         }
     );
     let state = AppState {
@@ -125,6 +146,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         investigate,
         guard: Some(guard),
         slack_signing_secret: slack.as_deref().map(Arc::from),
+        approved,
     };
     let app = pagerless_server::router(state, server.max_body_bytes);
 
