@@ -9,6 +9,7 @@
 //! where it stopped.
 
 pub mod executors;
+pub mod gitops;
 mod reconcile;
 mod respond;
 mod summary;
@@ -18,4 +19,4 @@ pub use reconcile::{Reconciled, reconcile};
 pub use respond::{
     MitigationReport, MitigationStep, Response, Verifier, carry_out_approved, respond,
 };
-pub use summary::summarize;
+pub use summary::{summarize, with_fix};

@@ -36,6 +36,10 @@ pub struct MitigationStep {
     pub executed: Option<String>,
     /// What failed, when it did.
     pub error: Option<String>,
+    /// The write that undoes it, when it was done and one exists (scale back,
+    /// uncordon): what is reverted once the permanent fix is live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<ActionRequest>,
 }
 
 /// How the response ended.
@@ -122,6 +126,7 @@ pub async fn respond(
             why: String::new(),
             executed: None,
             error: None,
+            undo: None,
         };
         if !executors.can(request.kind) {
             step.decision = "no_executor".into();
@@ -167,6 +172,7 @@ pub async fn respond(
                         )
                         .await;
                         step.executed = Some(summary);
+                        step.undo.clone_from(&u);
                         undo.extend(u);
                         executed += 1;
                     }
@@ -262,6 +268,7 @@ pub async fn carry_out_approved(
         why: approved.decision().to_owned(),
         executed: None,
         error: None,
+        undo: None,
     };
     let baseline = verifier.symptom().await.ok().flatten();
     let symptom = vec![(0, baseline)];
@@ -287,6 +294,7 @@ pub async fn carry_out_approved(
             )
             .await;
             step.executed = Some(summary);
+            step.undo.clone_from(&u);
             undo.extend(u);
         }
         Err(e) => {

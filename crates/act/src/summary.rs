@@ -42,6 +42,19 @@ pub fn summarize(subject: &str, diagnosis: &Diagnosis, report: &MitigationReport
     text
 }
 
+/// The summary with what became of the permanent fix: the pull request
+/// opened (or updated), or why none was.
+pub fn with_fix(mut text: String, fix: Result<&pagerless_model::PullRequest, &str>) -> String {
+    match fix {
+        Ok(pr) => text.push_str(&format!(
+            " I opened pull request #{} to set {} to {} in {}: {}",
+            pr.number, pr.fix.key, pr.fix.value, pr.fix.file, pr.url
+        )),
+        Err(why) => text.push_str(&format!(" No pull request: {why}.")),
+    }
+    text
+}
+
 fn join(items: &[String]) -> String {
     match items {
         [] => String::new(),
@@ -83,6 +96,7 @@ mod tests {
             why: "policy".into(),
             executed: executed.map(str::to_owned),
             error: None,
+            undo: None,
         }
     }
 

@@ -78,6 +78,9 @@ pub struct FixTemplate {
     pub value: Option<String>,
     /// Why, with `{placeholders}`.
     pub rationale: String,
+    /// For `set`: add `key` when the file lacks it (else that is an error).
+    #[serde(default)]
+    pub add_missing: bool,
 }
 
 /// A playbook file that cannot be used.

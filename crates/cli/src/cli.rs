@@ -111,6 +111,12 @@ pub enum Command {
         #[arg(long = "as", value_name = "NAME")]
         approver: Option<String>,
     },
+    /// Pull requests with permanent fixes: list, show, approve (merge), close.
+    Pr {
+        /// What to do.
+        #[command(subcommand)]
+        command: PrCommand,
+    },
     /// The audit log.
     Audit {
         /// What to do with it.
@@ -250,6 +256,53 @@ pub enum EvalCommand {
         #[arg(long)]
         trace: bool,
     },
+}
+
+/// `pagerless pr ...`.
+#[derive(Debug, Subcommand)]
+pub enum PrCommand {
+    /// Every pull request pagerless opened, newest first.
+    List {
+        /// Print JSON (each with its `diff` and `fate`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One pull request: its fate, diff and body.
+    Show {
+        /// The pull request's id (from `pr list`).
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a local pull request: it is merged into its base with a real `git merge` and pushed.
+    Approve(PrMergeArgs),
+    /// Merge a local pull request (the same as approving it).
+    Merge(PrMergeArgs),
+    /// Close a local pull request without merging it.
+    Close {
+        /// The pull request's id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        why: String,
+        /// Who closes it [default: $PAGERLESS_USER, else $USER].
+        #[arg(long = "as", value_name = "NAME")]
+        who: Option<String>,
+    },
+}
+
+/// `pagerless pr approve|merge`.
+#[derive(Debug, ClapArgs)]
+pub struct PrMergeArgs {
+    /// The pull request's id (from `pr list`).
+    pub id: i64,
+    /// Who approves [default: $PAGERLESS_USER, else $USER].
+    #[arg(long = "as", value_name = "NAME")]
+    pub approver: Option<String>,
+    /// The lab whose IaC repository it is (instead of `gitops.remote`).
+    #[arg(long, value_name = "DIR")]
+    pub lab: Option<PathBuf>,
 }
 
 /// `pagerless audit ...`.

@@ -31,6 +31,113 @@ pub struct Config {
     pub guard: GuardConfig,
     /// How mitigations are carried out and verified.
     pub act: ActConfig,
+    /// The permanent fix as a pull request to the IaC repository.
+    pub gitops: GitopsSettings,
+}
+
+/// The `gitops:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitopsSettings {
+    /// The IaC repository's remote (a path, `file://`, `git://`, ssh or https URL). Default: none (no pull requests; with `--lab`, the lab's repository).
+    pub remote: Option<String>,
+    /// The branch fixes merge into. Default: `main`.
+    pub base: String,
+    /// Where working copies are kept. Default: `gitops/` in the data dir.
+    pub cache_dir: Option<PathBuf>,
+    /// The commit author's name. Default: `pagerless`.
+    pub author_name: String,
+    /// The commit author's e-mail. Default: `pagerless@localhost`.
+    pub author_email: String,
+    /// The environment variable holding an https token for the remote. Default: none.
+    pub token_env: Option<String>,
+    /// A private key for an ssh remote (host keys are always checked). Default: none.
+    pub ssh_key: Option<PathBuf>,
+    /// Validation commands run in the working copy before pushing, in order (through `sh -c`). Default: none.
+    pub validate: Vec<String>,
+    /// Each validation command's time limit, seconds. Default: 300.
+    pub validate_timeout_secs: u64,
+    /// Reviewers by path prefix (`*` for every file); CODEOWNERS adds to them.
+    pub reviewers: Vec<ReviewerSettings>,
+    /// Labels for every pull request. Default: `[pagerless]`.
+    pub labels: Vec<String>,
+    /// Where pull requests are opened.
+    pub forge: ForgeSettings,
+    /// How often `serve` looks at open pull requests, seconds. Default: 60.
+    pub poll_secs: u64,
+}
+
+impl Default for GitopsSettings {
+    fn default() -> Self {
+        GitopsSettings {
+            remote: None,
+            base: "main".into(),
+            cache_dir: None,
+            author_name: "pagerless".into(),
+            author_email: "pagerless@localhost".into(),
+            token_env: None,
+            ssh_key: None,
+            validate: Vec::new(),
+            validate_timeout_secs: 300,
+            reviewers: Vec::new(),
+            labels: vec!["pagerless".into()],
+            forge: ForgeSettings::default(),
+            poll_secs: 60,
+        }
+    }
+}
+
+/// Reviewers for files under a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewerSettings {
+    /// A path prefix, or `*`.
+    pub path: String,
+    /// Forge user names.
+    pub reviewers: Vec<String>,
+}
+
+/// The forge kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ForgeKind {
+    /// Pull requests kept in pagerless's store; the branch is pushed to the remote.
+    #[default]
+    Local,
+    /// GitHub or GitHub Enterprise.
+    Github,
+    /// GitLab.
+    Gitlab,
+    /// Gitea or Forgejo.
+    Gitea,
+}
+
+/// The `gitops.forge:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForgeSettings {
+    /// `local`, `github`, `gitlab` or `gitea`. Default: `local`.
+    pub kind: ForgeKind,
+    /// The forge's API base URL. Default: GitHub's public API for `github`; required for the others.
+    pub api_url: Option<String>,
+    /// The repository on the forge: `owner/name` (GitLab: the project path).
+    pub repo: Option<String>,
+    /// The environment variable holding the forge's API token.
+    pub token_env: Option<String>,
+    /// Where the local forge's pull requests are shown. Default: `http://` + `server.listen`.
+    pub url_base: Option<String>,
+}
+
+impl Default for ForgeSettings {
+    fn default() -> Self {
+        ForgeSettings {
+            kind: ForgeKind::Local,
+            api_url: None,
+            repo: None,
+            token_env: None,
+            url_base: None,
+        }
+    }
 }
 
 /// The `act:` section.

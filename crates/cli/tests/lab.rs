@@ -893,6 +893,314 @@ async fn serve_carries_out_a_cordon_approved_over_the_api() {
     assert!(ok, "{out}{err}");
 }
 
+/// The seed end to end through GitOps: serve scales out, then opens a pull
+/// request on the local forge changing only `resources.limits.memory` back to
+/// 2Gi (every other byte of the file as it was), validated, with the trace in
+/// its body; `pagerless pr merge` merges it with a real git merge, the lab
+/// rolls it out, OOMKills stop, serve reconciles the scale-out, and the fate
+/// is "merged unmodified".
+#[tokio::test]
+async fn the_seed_fix_is_a_pull_request_merged_and_reconciled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = autonomous_config(dir.path());
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        format!(
+            "{text}gitops:\n  validate:\n    - git diff --check\n    - test -s charts/order-service/values.yaml\n  poll_secs: 1\n  reviewers:\n    - {{path: charts/, reviewers: [orders-oncall]}}\n"
+        ),
+    )
+    .expect("config");
+    let (lab, serve, d) = serve_seed(dir.path(), Some(&config), &[]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let pr: Value = loop {
+        let (ok, out, _) = support::run_cli(&["--data-dir", &d, "pr", "list", "--json"], &[]);
+        if ok {
+            let list: Vec<Value> = serde_json::from_str(&out).expect("JSON");
+            if let Some(pr) = list.into_iter().next() {
+                break pr;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pull request; serve:\n{}\nlab:\n{}",
+            serve.output(),
+            lab.output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(pr["forge"], "local");
+    assert_eq!(pr["fate"], "open");
+    assert_eq!(
+        pr["files"],
+        serde_json::json!(["charts/order-service/values.yaml"])
+    );
+    assert_eq!(pr["fix"]["key"], "resources.limits.memory");
+    assert_eq!(pr["fix"]["value"], "2Gi");
+    assert_eq!(pr["reviewers"], serde_json::json!(["orders-oncall"]));
+    let runs = pr["validation"].as_array().expect("validation");
+    assert_eq!(runs.len(), 2, "{pr}");
+    assert!(runs.iter().all(|r| r["exit_code"] == 0), "{pr}");
+    let diff = pr["diff"].as_str().expect("diff");
+    let removed: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+        .collect();
+    let added: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .collect();
+    assert_eq!(removed, ["-    memory: 512Mi"], "{diff}");
+    assert_eq!(added, ["+    memory: 2Gi"], "{diff}");
+    let body = pr["body"].as_str().expect("body");
+    assert!(body.contains("<summary>Investigation trace"), "{body}");
+    assert!(body.contains("memory limit too low since commit"), "{body}");
+    assert!(
+        body.contains("scaled deployment shop/order-service 3 → 5"),
+        "{body}"
+    );
+    assert!(body.contains("@orders-oncall"), "{body}");
+
+    // Byte for byte: the proposed file is the base file with that one line changed.
+    let remote = pagerless_lab::serve::read_endpoints(&dir.path().join("lab"))
+        .expect("endpoints")
+        .git;
+    let show = |rev: &str| {
+        let out = Command::new("git")
+            .args(["--git-dir", &remote, "show"])
+            .arg(format!("{rev}:charts/order-service/values.yaml"))
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let before = show(pr["base_sha"].as_str().expect("base"));
+    let after = show(pr["head_sha"].as_str().expect("head"));
+    let before = String::from_utf8(before).expect("utf-8");
+    assert_eq!(before.matches("    memory: 512Mi\n").count(), 1, "{before}");
+    assert_eq!(
+        String::from_utf8(after).expect("utf-8"),
+        before.replace("    memory: 512Mi\n", "    memory: 2Gi\n")
+    );
+
+    // A human approves: a real merge on main, which the lab rolls out.
+    let id = pr["id"].to_string();
+    let lab_dir = dir.path().join("lab");
+    let (ok, out, err) = support::run_cli(
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--data-dir",
+            &d,
+            "pr",
+            "approve",
+            &id,
+            "--as",
+            "alice",
+            "--lab",
+            lab_dir.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("fate: merged_unmodified"), "{out}");
+    let kubeconfig = dir.path().join("lab/kubeconfig");
+    let kc = kubeconfig.to_str().expect("utf-8");
+    wait_for("the 2Gi rollout", 60, &lab, || {
+        kubectl(
+            kc,
+            &[
+                "-n",
+                "shop",
+                "get",
+                "deployment",
+                "order-service",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].resources.limits.memory}",
+            ],
+        ) == "2Gi"
+    });
+    let prometheus = pagerless_lab::serve::read_endpoints(&lab_dir)
+        .expect("endpoints")
+        .prometheus;
+    wait_for("OOMKills to stop", 60, &lab, || {
+        prom(
+            &prometheus,
+            "sum(increase(kube_pod_container_status_restarts_total{container=\"order-api-v2\"}[5m]))",
+        )
+        .first()
+        .and_then(|s| s["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()))
+        .is_some_and(|v| v == 0.0)
+    });
+    // serve sees the merge and reconciles the temporary scale-out.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let pr = loop {
+        let (ok, out, _) = support::run_cli(&["--data-dir", &d, "pr", "show", &id, "--json"], &[]);
+        if ok {
+            let pr: Value = serde_json::from_str(&out).expect("JSON");
+            if pr["reconciled"].is_string() {
+                break pr;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not reconciled; serve:\n{}",
+            serve.output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(pr["fate"], "merged_unmodified", "{pr}");
+    let reconciled = pr["reconciled"].as_str().unwrap_or_default();
+    // Reverted by pagerless, or already restored by the merged values' rollout.
+    assert!(
+        reconciled.contains("scaled deployment shop/order-service 5 → 3")
+            || reconciled.contains("already so"),
+        "{reconciled}"
+    );
+    let replicas = kubectl(
+        kc,
+        &[
+            "-n",
+            "shop",
+            "get",
+            "deployment",
+            "order-service",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    );
+    assert_eq!(replicas, "3", "{reconciled}");
+    let (ok, audit, _) = support::run_cli(
+        &[
+            "--data-dir",
+            &d,
+            "audit",
+            "show",
+            "--incident",
+            "1",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(ok);
+    let entries: Vec<Value> = serde_json::from_str(&audit).expect("JSON");
+    let summary = entries
+        .iter()
+        .rfind(|e| e["kind"] == "summary")
+        .and_then(|e| e["body"]["text"].as_str())
+        .expect("a summary");
+    assert!(
+        summary.contains("I opened pull request #1 to set resources.limits.memory to 2Gi"),
+        "{summary}"
+    );
+    let (ok, out, err) = support::run_cli(&["--data-dir", &d, "audit", "verify"], &[]);
+    assert!(ok, "{out}{err}");
+}
+
+/// A fix the repository's validation rejects is never pushed: the incident
+/// is escalated with the validator's own words, though the scale-out worked.
+#[tokio::test]
+async fn a_fix_the_validation_rejects_escalates_with_its_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = autonomous_config(dir.path());
+    let text = std::fs::read_to_string(&config).expect("config");
+    // A policy check of the kind teams keep in `make check`.
+    let check = "! grep -n 'memory: 2Gi' charts/order-service/values.yaml || { echo 'policy: memory limits above 1Gi need a capacity review' >&2; exit 1; }";
+    std::fs::write(
+        &config,
+        format!(
+            "{text}gitops:\n  validate:\n    - \"{}\"\n",
+            check.replace('"', "\\\"")
+        ),
+    )
+    .expect("config");
+    let (lab, serve, d) = serve_seed(dir.path(), Some(&config), &[]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let entries: Vec<Value> = loop {
+        let (ok, out, _) = support::run_cli(
+            &[
+                "--data-dir",
+                &d,
+                "audit",
+                "show",
+                "--incident",
+                "1",
+                "--json",
+            ],
+            &[],
+        );
+        if ok {
+            let entries: Vec<Value> = serde_json::from_str(&out).expect("JSON");
+            if entries.iter().any(|e| e["kind"] == "summary") {
+                break entries;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no summary; serve:\n{}\nlab:\n{}",
+            serve.output(),
+            lab.output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let failed = entries
+        .iter()
+        .find(|e| {
+            e["kind"] == "action_outcome" && e["body"]["request"]["kind"] == "open_pull_request"
+        })
+        .expect("the pull request's outcome");
+    assert_eq!(failed["body"]["outcome"], "failed", "{failed}");
+    let output = failed["body"]["validation"][0]["output"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(output.contains("need a capacity review"), "{failed}");
+    let summary = entries
+        .iter()
+        .rfind(|e| e["kind"] == "summary")
+        .and_then(|e| e["body"]["text"].as_str())
+        .expect("summary");
+    assert!(
+        summary.contains("scaled deployment shop/order-service 3 → 5"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("The permanent fix could not be proposed, so I escalated to a human")
+            && summary.contains("need a capacity review"),
+        "{summary}"
+    );
+    assert!(entries.iter().any(|e| e["kind"] == "escalation"));
+    // Escalated; or resolved, when the lab's alert cleared (the scale-out
+    // worked) before the fix was tried: a resolved incident stays resolved,
+    // and the escalation above is what reaches a human.
+    let detail = wait_incident(&d, &lab, &serve, "not settled", |v| v["status"] != "open");
+    assert!(
+        detail["status"] == "escalated" || detail["status"] == "resolved",
+        "{detail}"
+    );
+    let (ok, out, _) = support::run_cli(&["--data-dir", &d, "pr", "list", "--json"], &[]);
+    assert!(ok);
+    assert_eq!(out.trim(), "[]", "a pull request was opened");
+    // Nothing was pushed: the remote has main only.
+    let remote = pagerless_lab::serve::read_endpoints(&dir.path().join("lab"))
+        .expect("endpoints")
+        .git;
+    let heads = Command::new("git")
+        .args([
+            "--git-dir",
+            &remote,
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads",
+        ])
+        .output()
+        .expect("git");
+    assert_eq!(String::from_utf8_lossy(&heads.stdout).trim(), "main");
+}
+
 /// A configuration whose guard runs prod autonomously, verifying quickly.
 fn autonomous_config(dir: &Path) -> std::path::PathBuf {
     let policy = dir.join("guardrails.yaml");

@@ -241,6 +241,9 @@ pub struct Fix {
     pub value: String,
     /// Why this value.
     pub rationale: String,
+    /// Add the key when the file does not have it (else a missing key is an error).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub add_missing: bool,
 }
 
 /// What to do about a diagnosis.

@@ -7,6 +7,7 @@
 
 mod alert;
 mod environment;
+mod gitops;
 mod guard;
 mod incident;
 mod investigation;
@@ -15,6 +16,7 @@ pub mod transport;
 
 pub use alert::{Alert, AlertBatch, AlertId, AlertStatus, IncomingAlert, Labels};
 pub use environment::Environment;
+pub use gitops::{Comment, Fate, LocalPullRequest, PullRequest, PullRequestStatus, ValidationRun};
 pub use guard::{
     ActionRecord, Approval, ApprovalStatus, AuditEntry, AuditInput, AuditVerification,
 };

@@ -110,6 +110,36 @@ pub trait Store: Send + Sync {
     /// Every guard flag.
     async fn flags(&self) -> Result<Vec<(String, String)>, StoreError>;
 
+    /// Stores a pull request record: inserted when its `id` is 0, else
+    /// replaced. Returns its id.
+    async fn save_pull_request(&self, pr: pagerless_model::PullRequest) -> Result<i64, StoreError>;
+
+    /// Every pull request record, newest first.
+    async fn pull_requests(&self) -> Result<Vec<pagerless_model::PullRequest>, StoreError>;
+
+    /// One pull request record.
+    async fn pull_request(
+        &self,
+        id: i64,
+    ) -> Result<Option<pagerless_model::PullRequest>, StoreError>;
+
+    /// The open pull request for a root cause, if there is one.
+    async fn open_pull_request(
+        &self,
+        root_key: &str,
+    ) -> Result<Option<pagerless_model::PullRequest>, StoreError>;
+
+    /// Stores a local forge pull request: numbered when its `number` is 0,
+    /// else replaced. Returns its number.
+    async fn save_local_pr(&self, pr: pagerless_model::LocalPullRequest)
+    -> Result<u64, StoreError>;
+
+    /// One local forge pull request.
+    async fn local_pr(
+        &self,
+        number: u64,
+    ) -> Result<Option<pagerless_model::LocalPullRequest>, StoreError>;
+
     /// Moves an incident to `status` (mitigated, escalated, ...); `false` when there is no such incident.
     async fn set_incident_status(
         &self,

@@ -186,12 +186,14 @@ impl EmbeddedReasoner {
                 key: c.key.clone(),
                 value: c.before.clone(),
                 rationale: fill(&t.rationale, &values),
+                add_missing: false,
             }),
             _ => Some(Fix {
                 file: t.file.clone().unwrap_or_default(),
                 key: t.key.clone().unwrap_or_default(),
                 value: t.value.clone().unwrap_or_default(),
                 rationale: fill(&t.rationale, &values),
+                add_missing: t.add_missing,
             }),
         });
         let root_cause = fill(&pb.conclusion, &values);

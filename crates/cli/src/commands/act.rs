@@ -100,6 +100,8 @@ pub struct Acting {
     pub window_secs: u64,
     /// Verification interval, seconds.
     pub interval_secs: u64,
+    /// Where permanent fixes go, when an IaC repository is configured.
+    pub gitops: Option<Arc<super::gitops::Gitops>>,
 }
 
 /// Responds to a stored incident with its latest investigation's plan, and
@@ -132,7 +134,55 @@ pub async fn respond_to(
         acting.interval_secs,
     )
     .await;
-    ctx.record_summary(store.as_ref(), &acting.guard, &report)
+    let mut summary = ctx.summary(&report);
+    if let (Some(fix), Some(g)) = (&ctx.plan.fix, &acting.gitops) {
+        let inv = store.investigations(incident).await?.pop();
+        let proposed = super::gitops::propose_fix(
+            store.as_ref(),
+            &acting.guard,
+            g,
+            super::gitops::FixContext {
+                incident: &ctx.detail,
+                diagnosis: &ctx.diagnosis,
+                fix,
+                investigation: inv.as_ref(),
+                summary: &summary,
+                report: Some(&report),
+            },
+        )
+        .await;
+        summary = match &proposed {
+            super::gitops::FixOutcome::Proposed(pr) => pagerless_act::with_fix(summary, Ok(pr)),
+            super::gitops::FixOutcome::Held(why) => pagerless_act::with_fix(summary, Err(why)),
+            super::gitops::FixOutcome::Failed(why) => {
+                // The permanent fix needs a human now, whatever the mitigation did.
+                tracing::warn!(%incident, %why, "the fix could not be proposed; escalating");
+                if let Err(e) = store
+                    .set_incident_status(
+                        incident,
+                        pagerless_model::IncidentStatus::Escalated,
+                        chrono::Utc::now(),
+                    )
+                    .await
+                {
+                    tracing::error!(error = %e, "cannot store the incident's status");
+                }
+                let _ = store
+                    .append_audit(pagerless_model::AuditInput {
+                        at: chrono::Utc::now(),
+                        identity: acting.guard.identity().name.clone(),
+                        incident_id: Some(incident),
+                        kind: "escalation".into(),
+                        body: serde_json::json!({ "reason": format!("the permanent fix could not be proposed: {why}") }),
+                    })
+                    .await;
+                format!(
+                    "{summary} The permanent fix could not be proposed, so I escalated to a human: {why}"
+                )
+            }
+        };
+    }
+    ctx.record_summary(store.as_ref(), &acting.guard, summary)
         .await;
     Ok(Some(report))
 }
@@ -177,20 +227,19 @@ impl Diagnosed {
         }))
     }
 
-    /// Audits the summary a human reads instead of a page.
-    async fn record_summary(
-        &self,
-        store: &dyn Store,
-        guard: &Guard,
-        report: &pagerless_act::MitigationReport,
-    ) {
+    /// The summary a human reads instead of a page.
+    fn summary(&self, report: &pagerless_act::MitigationReport) -> String {
         let subject = self
             .detail
             .incident
             .service
             .clone()
             .unwrap_or_else(|| self.detail.incident.title.clone());
-        let text = pagerless_act::summarize(&subject, &self.diagnosis, report);
+        pagerless_act::summarize(&subject, &self.diagnosis, report)
+    }
+
+    /// Audits the summary.
+    async fn record_summary(&self, store: &dyn Store, guard: &Guard, text: String) {
         let entry = pagerless_model::AuditInput {
             at: chrono::Utc::now(),
             identity: guard.identity().name.clone(),
@@ -250,7 +299,8 @@ pub async fn carry_out(
         acting.interval_secs,
     )
     .await;
-    ctx.record_summary(store.as_ref(), &acting.guard, &report)
+    let summary = ctx.summary(&report);
+    ctx.record_summary(store.as_ref(), &acting.guard, summary)
         .await;
     Ok(serde_json::to_string(&report.response)?)
 }
@@ -342,6 +392,7 @@ pub async fn command(
         toolbox,
         window_secs: settings.config.act.verify_window_secs,
         interval_secs: settings.config.act.verify_interval_secs,
+        gitops: super::gitops::gitops(settings, lab, store.clone())?.map(Arc::new),
     };
     let report = respond_to(store.clone(), &acting, incident)
         .await?

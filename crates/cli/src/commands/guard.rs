@@ -30,7 +30,7 @@ async fn open(settings: &Settings) -> Result<(Arc<SqliteStore>, Guard)> {
     Ok((store, guard))
 }
 
-fn human(name: &Option<String>) -> Result<Identity> {
+pub fn human(name: &Option<String>) -> Result<Identity> {
     let n = name
         .clone()
         .or_else(|| std::env::var("PAGERLESS_USER").ok())

@@ -3,6 +3,7 @@
 mod act;
 mod bench;
 mod eval;
+mod gitops;
 mod guard;
 mod incidents;
 mod init;
@@ -18,6 +19,7 @@ use anyhow::Result;
 
 use crate::cli::{
     Args, BenchCommand, Command, EvalCommand, IncidentCommand, IncidentsCommand, LabCommand,
+    PrCommand,
 };
 use crate::settings::Settings;
 
@@ -92,6 +94,18 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Command::Approve { id, approver } => guard::approve(&settings, id, &approver).await,
         Command::Deny { id, why, approver } => guard::deny(&settings, id, &why, &approver).await,
         Command::Audit { command } => guard::audit(&settings, &command).await,
+        Command::Pr { command } => match command {
+            PrCommand::List { json } => gitops::list(&settings, json).await,
+            PrCommand::Show { id, json } => gitops::show(&settings, id, json).await,
+            PrCommand::Approve(a) | PrCommand::Merge(a) => {
+                let who = guard::human(&a.approver)?;
+                gitops::merge(&settings, a.id, &who.name, a.lab.as_deref()).await
+            }
+            PrCommand::Close { id, why, who } => {
+                let who = guard::human(&who)?;
+                gitops::close(&settings, id, &who.name, &why).await
+            }
+        },
         Command::Guard { command } => guard::guard(&settings, &command).await,
         Command::Init(_)
         | Command::Lab { .. }

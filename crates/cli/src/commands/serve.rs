@@ -33,6 +33,14 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    let gitops = super::gitops::gitops(settings, args.lab.as_deref(), store.clone())?.map(Arc::new);
+    if let Some(g) = &gitops {
+        println!(
+            "  pull requests: {} forge, repository {}",
+            g.forge.kind(),
+            pagerless_act::gitops::workspace::redact_remote(&g.config.remote)
+        );
+    }
     let acting = if tools.kubernetes.is_some()
         || settings.config.act.postgres.is_some()
         || settings.config.act.host.is_some()
@@ -65,6 +73,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
             },
             window_secs: settings.config.act.verify_window_secs,
             interval_secs: settings.config.act.verify_interval_secs,
+            gitops: gitops.clone(),
         }))
     } else {
         None
@@ -112,6 +121,13 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
             None
         }
     };
+    if let Some(g) = &gitops {
+        tokio::spawn(super::gitops::poller(
+            store.clone(),
+            g.clone(),
+            acting.clone(),
+        ));
+    }
     let approved = acting.clone().map(|acting| {
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(super::act::approvals_worker(store.clone(), acting, rx));

@@ -4,6 +4,7 @@
 //! beside the writer); writes go through [`writer`], one connection owned by
 //! one task, which makes concurrent deliveries share a transaction and its fsync.
 
+mod gitops;
 mod guard;
 mod ingest;
 mod rows;
@@ -379,6 +380,54 @@ impl Store for SqliteStore {
     async fn flags(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut conn = self.reads.acquire().await?;
         guard::flags(&mut conn).await
+    }
+
+    async fn save_pull_request(&self, pr: pagerless_model::PullRequest) -> Result<i64, StoreError> {
+        self.write(move |c| Box::pin(async move { gitops::save_pull_request(c, pr).await }))
+            .await
+    }
+
+    async fn pull_requests(&self) -> Result<Vec<pagerless_model::PullRequest>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        gitops::pull_requests(&mut conn, gitops::Which::All).await
+    }
+
+    async fn pull_request(
+        &self,
+        id: i64,
+    ) -> Result<Option<pagerless_model::PullRequest>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        Ok(gitops::pull_requests(&mut conn, gitops::Which::Id(id))
+            .await?
+            .pop())
+    }
+
+    async fn open_pull_request(
+        &self,
+        root_key: &str,
+    ) -> Result<Option<pagerless_model::PullRequest>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        Ok(
+            gitops::pull_requests(&mut conn, gitops::Which::OpenFor(root_key))
+                .await?
+                .pop(),
+        )
+    }
+
+    async fn save_local_pr(
+        &self,
+        pr: pagerless_model::LocalPullRequest,
+    ) -> Result<u64, StoreError> {
+        self.write(move |c| Box::pin(async move { gitops::save_local_pr(c, pr).await }))
+            .await
+    }
+
+    async fn local_pr(
+        &self,
+        number: u64,
+    ) -> Result<Option<pagerless_model::LocalPullRequest>, StoreError> {
+        let mut conn = self.reads.acquire().await?;
+        gitops::local_pr(&mut conn, number).await
     }
 
     async fn set_incident_status(
