@@ -150,36 +150,9 @@ pub async fn respond(
             Decision::Allowed(a) => {
                 step.decision = "allowed".into();
                 step.why = a.decision().to_owned();
-                let who = a.identity().name.clone();
-                audit(
-                    store,
-                    incident,
-                    "action_start",
-                    json!({ "request": request }),
-                    who.clone(),
-                )
-                .await;
-                let result = executors.execute(a).await;
-                failpoint_after_execute();
-                match result {
-                    Ok(Executed { summary, undo: u }) => {
-                        audit(
-                            store,
-                            incident,
-                            "action_outcome",
-                            json!({ "request": request, "outcome": "done", "summary": summary }),
-                            who,
-                        )
-                        .await;
-                        step.executed = Some(summary);
-                        step.undo.clone_from(&u);
-                        undo.extend(u);
-                        executed += 1;
-                    }
-                    Err(e) => {
-                        audit(store, incident, "action_outcome", json!({ "request": request, "outcome": "failed", "error": e.to_string() }), who).await;
-                        step.error = Some(e.to_string());
-                    }
+                if run_write(store, executors, incident, a, &mut step).await {
+                    undo.extend(step.undo.clone());
+                    executed += 1;
                 }
             }
             Decision::NeedsApproval { why, .. } => {
@@ -261,7 +234,6 @@ pub async fn carry_out_approved(
     interval_secs: u64,
 ) -> MitigationReport {
     let request = approved.request().clone();
-    let who = approved.identity().name.clone();
     let mut step = MitigationStep {
         request: request.clone(),
         decision: "allowed".into(),
@@ -272,56 +244,24 @@ pub async fn carry_out_approved(
     };
     let baseline = verifier.symptom().await.ok().flatten();
     let symptom = vec![(0, baseline)];
-    audit(
-        store,
-        incident,
-        "action_start",
-        json!({ "request": request }),
-        who.clone(),
-    )
-    .await;
-    let result = executors.execute(approved).await;
-    failpoint_after_execute();
-    let mut undo = Vec::new();
-    match result {
-        Ok(Executed { summary, undo: u }) => {
-            audit(
-                store,
-                incident,
-                "action_outcome",
-                json!({ "request": request, "outcome": "done", "summary": summary }),
-                who,
-            )
-            .await;
-            step.executed = Some(summary);
-            step.undo.clone_from(&u);
-            undo.extend(u);
-        }
-        Err(e) => {
-            audit(
-                store,
-                incident,
-                "action_outcome",
-                json!({ "request": request, "outcome": "failed", "error": e.to_string() }),
-                who,
-            )
-            .await;
-            let reason = format!(
-                "the approved {} {} failed: {e}",
-                request.kind, request.target
-            );
-            step.error = Some(e.to_string());
-            return finish(
-                guard,
-                store,
-                incident,
-                Response::Escalated { reason },
-                vec![step],
-                symptom,
-            )
-            .await;
-        }
+    if !run_write(store, executors, incident, approved, &mut step).await {
+        let reason = format!(
+            "the approved {} {} failed: {}",
+            request.kind,
+            request.target,
+            step.error.clone().unwrap_or_default()
+        );
+        return finish(
+            guard,
+            store,
+            incident,
+            Response::Escalated { reason },
+            vec![step],
+            symptom,
+        )
+        .await;
     }
+    let undo = step.undo.clone().into_iter().collect();
     verify_and_finish(
         guard,
         executors,
@@ -336,6 +276,38 @@ pub async fn carry_out_approved(
         undo,
     )
     .await
+}
+
+/// Carries out one authorized write between its `action_start` and
+/// `action_outcome` audit entries, filling in the step; `true` when done.
+async fn run_write(
+    store: &dyn Store,
+    executors: &Executors,
+    incident: IncidentId,
+    authorized: Authorized<ActionRequest>,
+    step: &mut MitigationStep,
+) -> bool {
+    let request = authorized.request().clone();
+    let who = authorized.identity().name.clone();
+    let start = json!({ "request": request });
+    audit(store, incident, "action_start", start, who.clone()).await;
+    let result = executors.execute(authorized).await;
+    failpoint_after_execute();
+    let (outcome, done) = match result {
+        Ok(Executed { summary, undo }) => {
+            let body = json!({ "request": request, "outcome": "done", "summary": summary });
+            step.executed = Some(summary);
+            step.undo = undo;
+            (body, true)
+        }
+        Err(e) => {
+            step.error = Some(e.to_string());
+            let body = json!({ "request": request, "outcome": "failed", "error": e.to_string() });
+            (body, false)
+        }
+    };
+    audit(store, incident, "action_outcome", outcome, who).await;
+    done
 }
 
 async fn audit(

@@ -2,7 +2,8 @@
 //! local forge changes one directive, validated by `nginx -t`; a value nginx
 //! rejects stops everything and nothing is pushed; a second incident with the
 //! same root cause updates the open pull request; merging records the fate
-//! (unmodified, modified by a human, or closed).
+//! (unmodified, modified by a human, or closed); a `git://` remote served by
+//! a real `git daemon` receives the branch.
 
 #![allow(clippy::unwrap_used)]
 
@@ -405,4 +406,77 @@ async fn a_closed_pull_request_is_closed() {
         panic!("the closed pull request was reused")
     };
     assert_ne!(next.id, pr.id);
+}
+
+/// `git daemon` serving the bare remote over `git://`, pushes enabled.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_git_daemon_remote_gets_the_branch_over_git_protocol() {
+    let s = setup().await;
+    let base = Path::new(&s.remote).parent().unwrap().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _daemon = Daemon(
+        Command::new("git")
+            .args([
+                "daemon",
+                "--export-all",
+                "--enable=receive-pack",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("git://127.0.0.1:{port}/iac.git");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "git daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut over_git = setup_with_remote(&s, &url);
+    over_git.cfg.cache_dir = base.join("cache-git");
+    let Proposal::Opened(pr) = propose_fix(&over_git, 1, &fix("8m")).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(pr.repo, url);
+    // The branch arrived in the bare repository behind the daemon.
+    assert!(
+        branches(&s.remote).contains(&pr.branch),
+        "{}",
+        branches(&s.remote)
+    );
+}
+
+/// The same store and forge, another remote URL for the same repository.
+fn setup_with_remote(s: &Setup, url: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = s.cfg.clone();
+    cfg.remote = url.to_owned();
+    Setup {
+        _dir: dir,
+        remote: s.remote.clone(),
+        cfg,
+        store: s.store.clone(),
+        forge: LocalForge::new(s.store.clone(), "http://pagerless.test"),
+        clone: s.clone.clone(),
+    }
 }

@@ -473,15 +473,29 @@ fn wait_incident(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    wait_cli(
+        &["--data-dir", d, "incident", "show", "1", "--json"],
+        lab,
+        serve,
+        what,
+        |v| done(&v).then_some(v),
+    )
+}
+
+/// Runs a `pagerless … --json` command until `pick` finds what it waits for
+/// in the output, for up to two minutes.
+fn wait_cli<T>(
+    args: &[&str],
+    lab: &Proc,
+    serve: &Proc,
+    what: &str,
+    pick: impl Fn(Value) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (ok, out, _) =
-            support::run_cli(&["--data-dir", d, "incident", "show", "1", "--json"], &[]);
-        if ok {
-            let v: Value = serde_json::from_str(&out).expect("JSON");
-            if done(&v) {
-                return v;
-            }
+        let (ok, out, _) = support::run_cli(args, &[]);
+        if ok && let Some(found) = pick(serde_json::from_str(&out).expect("JSON")) {
+            return found;
         }
         assert!(
             Instant::now() < deadline,
@@ -814,35 +828,26 @@ async fn serve_carries_out_a_cordon_approved_over_the_api() {
     assert_eq!(resp["decision"], "allowed", "{resp}");
     assert_eq!(resp["execution"], "queued", "{resp}");
 
-    // A summary is the last thing recorded for each response.
-    let entries: Vec<Value> = loop {
-        let (ok, out, _) = support::run_cli(
-            &[
-                "--data-dir",
-                &d,
-                "audit",
-                "show",
-                "--incident",
-                "1",
-                "--json",
-            ],
-            &[],
-        );
-        if ok {
-            let entries: Vec<Value> = serde_json::from_str(&out).expect("JSON");
-            // The first summary says it waits for approval; the second is
-            // the approved write's.
-            if entries.iter().filter(|e| e["kind"] == "summary").count() >= 2 {
-                break entries;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no summary; serve:\n{}",
-            serve.output()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    // A summary is the last thing recorded for each response: the first says
+    // it waits for approval, the second is the approved write's.
+    let entries: Vec<Value> = wait_cli(
+        &[
+            "--data-dir",
+            &d,
+            "audit",
+            "show",
+            "--incident",
+            "1",
+            "--json",
+        ],
+        &lab,
+        &serve,
+        "no summary of the approved write",
+        |v| {
+            let entries: Vec<Value> = serde_json::from_value(v).ok()?;
+            (entries.iter().filter(|e| e["kind"] == "summary").count() >= 2).then_some(entries)
+        },
+    );
     let outcome = entries
         .iter()
         .find(|e| e["kind"] == "action_outcome")
@@ -912,23 +917,13 @@ async fn the_seed_fix_is_a_pull_request_merged_and_reconciled() {
     )
     .expect("config");
     let (lab, serve, d) = serve_seed(dir.path(), Some(&config), &[]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let pr: Value = loop {
-        let (ok, out, _) = support::run_cli(&["--data-dir", &d, "pr", "list", "--json"], &[]);
-        if ok {
-            let list: Vec<Value> = serde_json::from_str(&out).expect("JSON");
-            if let Some(pr) = list.into_iter().next() {
-                break pr;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no pull request; serve:\n{}\nlab:\n{}",
-            serve.output(),
-            lab.output()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let pr: Value = wait_cli(
+        &["--data-dir", &d, "pr", "list", "--json"],
+        &lab,
+        &serve,
+        "no pull request",
+        |list| list.as_array().and_then(|l| l.first().cloned()),
+    );
     assert_eq!(pr["forge"], "local");
     assert_eq!(pr["fate"], "open");
     assert_eq!(
@@ -1037,22 +1032,13 @@ async fn the_seed_fix_is_a_pull_request_merged_and_reconciled() {
         .is_some_and(|v| v == 0.0)
     });
     // serve sees the merge and reconciles the temporary scale-out.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let pr = loop {
-        let (ok, out, _) = support::run_cli(&["--data-dir", &d, "pr", "show", &id, "--json"], &[]);
-        if ok {
-            let pr: Value = serde_json::from_str(&out).expect("JSON");
-            if pr["reconciled"].is_string() {
-                break pr;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not reconciled; serve:\n{}",
-            serve.output()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let pr = wait_cli(
+        &["--data-dir", &d, "pr", "show", &id, "--json"],
+        &lab,
+        &serve,
+        "not reconciled",
+        |pr| pr["reconciled"].is_string().then_some(pr),
+    );
     assert_eq!(pr["fate"], "merged_unmodified", "{pr}");
     let reconciled = pr["reconciled"].as_str().unwrap_or_default();
     // Reverted by pagerless, or already restored by the merged values' rollout.
@@ -1119,34 +1105,27 @@ async fn a_fix_the_validation_rejects_escalates_with_its_output() {
     )
     .expect("config");
     let (lab, serve, d) = serve_seed(dir.path(), Some(&config), &[]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let entries: Vec<Value> = loop {
-        let (ok, out, _) = support::run_cli(
-            &[
-                "--data-dir",
-                &d,
-                "audit",
-                "show",
-                "--incident",
-                "1",
-                "--json",
-            ],
-            &[],
-        );
-        if ok {
-            let entries: Vec<Value> = serde_json::from_str(&out).expect("JSON");
-            if entries.iter().any(|e| e["kind"] == "summary") {
-                break entries;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no summary; serve:\n{}\nlab:\n{}",
-            serve.output(),
-            lab.output()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let entries: Vec<Value> = wait_cli(
+        &[
+            "--data-dir",
+            &d,
+            "audit",
+            "show",
+            "--incident",
+            "1",
+            "--json",
+        ],
+        &lab,
+        &serve,
+        "no summary",
+        |v| {
+            let entries: Vec<Value> = serde_json::from_value(v).ok()?;
+            entries
+                .iter()
+                .any(|e| e["kind"] == "summary")
+                .then_some(entries)
+        },
+    );
     let failed = entries
         .iter()
         .find(|e| {

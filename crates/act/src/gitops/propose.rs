@@ -295,18 +295,7 @@ async fn open_new(
             labels: cfg.labels.clone(),
         })
         .await?;
-    // Reviewers and labels are courtesy: a failure there is logged, the pull
-    // request stands.
-    if !reviewers.is_empty()
-        && let Err(e) = forge.request_reviewers(opened.number, &reviewers).await
-    {
-        tracing::warn!(error = %e, "cannot request reviewers");
-    }
-    if !cfg.labels.is_empty()
-        && let Err(e) = forge.label(opened.number, &cfg.labels).await
-    {
-        tracing::warn!(error = %e, "cannot label the pull request");
-    }
+    // The forge asks the reviewers and sets the labels as it opens.
     let now = Utc::now();
     Ok(PullRequest {
         id: 0,

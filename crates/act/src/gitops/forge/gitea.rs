@@ -192,12 +192,7 @@ impl Forge for Gitea {
             number: pull.number,
             url: pull.html_url,
         };
-        if let Err(error) = self.request_reviewers(opened.number, &pr.reviewers).await {
-            tracing::warn!(forge = "gitea", number = opened.number, %error, "pull request opened, reviewers not requested");
-        }
-        if let Err(error) = self.label(opened.number, &pr.labels).await {
-            tracing::warn!(forge = "gitea", number = opened.number, %error, "pull request opened, labels not added");
-        }
+        super::follow_up(self, &opened, pr).await;
         Ok(opened)
     }
 

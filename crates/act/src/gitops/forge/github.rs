@@ -135,12 +135,7 @@ impl Forge for GitHub {
             number: pull.number,
             url: pull.html_url,
         };
-        if let Err(error) = self.request_reviewers(opened.number, &pr.reviewers).await {
-            tracing::warn!(forge = "github", number = opened.number, %error, "pull request opened, reviewers not requested");
-        }
-        if let Err(error) = self.label(opened.number, &pr.labels).await {
-            tracing::warn!(forge = "github", number = opened.number, %error, "pull request opened, labels not added");
-        }
+        super::follow_up(self, &opened, pr).await;
         Ok(opened)
     }
 

@@ -121,3 +121,19 @@ pub trait Forge: Send + Sync {
     /// Reads its state: open, merged (and by which commit) or closed.
     async fn state(&self, number: u64) -> Result<PullRequestState, ForgeError>;
 }
+
+/// After a pull request exists: asks its reviewers and adds its labels.
+/// Failures are logged, not returned: the pull request stands, and a retry of
+/// `open` would only meet "already exists".
+pub(crate) async fn follow_up<F: Forge + ?Sized>(
+    forge: &F,
+    opened: &PullRequestRef,
+    pr: &NewPullRequest,
+) {
+    if let Err(error) = forge.request_reviewers(opened.number, &pr.reviewers).await {
+        tracing::warn!(forge = forge.kind(), number = opened.number, %error, "pull request opened, reviewers not requested");
+    }
+    if let Err(error) = forge.label(opened.number, &pr.labels).await {
+        tracing::warn!(forge = forge.kind(), number = opened.number, %error, "pull request opened, labels not added");
+    }
+}
