@@ -129,6 +129,8 @@ pub enum Command {
         #[command(subcommand)]
         command: GuardCommand,
     },
+    /// The whole loop on the lab, narrated: alert, investigation, guard, mitigation, pull request, notice.
+    Demo(DemoArgs),
     /// The lab: a simulated cluster to rehearse on, behind the real Kubernetes and Prometheus APIs.
     Lab {
         /// What to do with the lab.
@@ -256,6 +258,17 @@ pub enum EvalCommand {
         #[arg(long)]
         trace: bool,
     },
+}
+
+/// `pagerless demo`.
+#[derive(Debug, ClapArgs)]
+pub struct DemoArgs {
+    /// The scenario [default: the seed, order-service-oom]; `pagerless lab list` shows them.
+    #[arg(long, conflicts_with = "all")]
+    pub scenario: Option<String>,
+    /// Every built-in scenario, then a table; exits non-zero when any ends wrong.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `pagerless pr ...`.

@@ -71,21 +71,23 @@ pub struct PromVerifier {
 #[async_trait]
 impl Verifier for PromVerifier {
     async fn symptom(&self) -> Result<Option<f64>, String> {
-        let obs = self
-            .toolbox
-            .call(
-                "prometheus.query",
-                &serde_json::json!({ "query": self.expr }),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let r: pagerless_tools::prometheus::InstantResult =
-            serde_json::from_value(obs.data).map_err(|e| e.to_string())?;
-        Ok(r.series.first().map(|s| s.value))
+        read_symptom(&self.toolbox, &self.expr).await
     }
     async fn wait(&self, secs: u64) {
         tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
     }
+}
+
+/// An expression's first value through `prometheus.query`; `None` when it
+/// returns nothing (healthy).
+pub async fn read_symptom(toolbox: &Toolbox, expr: &str) -> Result<Option<f64>, String> {
+    let obs = toolbox
+        .call("prometheus.query", &serde_json::json!({ "query": expr }))
+        .await
+        .map_err(|e| e.to_string())?;
+    let r: pagerless_tools::prometheus::InstantResult =
+        serde_json::from_value(obs.data).map_err(|e| e.to_string())?;
+    Ok(r.series.first().map(|s| s.value))
 }
 
 /// What `serve` needs to act on incidents as their investigations end.
@@ -134,27 +136,64 @@ pub async fn respond_to(
         acting.interval_secs,
     )
     .await;
-    let mut summary = ctx.summary(&report);
-    if let (Some(fix), Some(g)) = (&ctx.plan.fix, &acting.gitops) {
-        let inv = store.investigations(incident).await?.pop();
+    conclude(
+        store.as_ref(),
+        &acting.guard,
+        acting.gitops.as_deref(),
+        &ctx.detail,
+        &ctx.diagnosis,
+        &ctx.plan,
+        &report,
+    )
+    .await;
+    Ok(Some(report))
+}
+
+/// After the response: the permanent fix proposed when the plan has one (a
+/// fix that cannot be proposed escalates the incident), then the summary for
+/// humans recorded. Returns the summary and what became of the fix.
+pub async fn conclude(
+    store: &dyn Store,
+    guard: &Guard,
+    gitops: Option<&super::gitops::Gitops>,
+    detail: &pagerless_model::IncidentDetail,
+    diagnosis: &pagerless_model::Diagnosis,
+    plan: &pagerless_model::Plan,
+    report: &pagerless_act::MitigationReport,
+) -> (String, Option<super::gitops::FixOutcome>) {
+    use super::gitops::FixOutcome;
+    let incident = detail.incident.id;
+    let subject = detail
+        .incident
+        .service
+        .clone()
+        .unwrap_or_else(|| detail.incident.title.clone());
+    let mut summary = pagerless_act::summarize(&subject, diagnosis, report);
+    let mut fix_outcome = None;
+    if let (Some(fix), Some(g)) = (&plan.fix, gitops) {
+        let inv = store
+            .investigations(incident)
+            .await
+            .ok()
+            .and_then(|mut v| v.pop());
         let proposed = super::gitops::propose_fix(
-            store.as_ref(),
-            &acting.guard,
+            store,
+            guard,
             g,
             super::gitops::FixContext {
-                incident: &ctx.detail,
-                diagnosis: &ctx.diagnosis,
+                incident: detail,
+                diagnosis,
                 fix,
                 investigation: inv.as_ref(),
                 summary: &summary,
-                report: Some(&report),
+                report: Some(report),
             },
         )
         .await;
         summary = match &proposed {
-            super::gitops::FixOutcome::Proposed(pr) => pagerless_act::with_fix(summary, Ok(pr)),
-            super::gitops::FixOutcome::Held(why) => pagerless_act::with_fix(summary, Err(why)),
-            super::gitops::FixOutcome::Failed(why) => {
+            FixOutcome::Proposed(pr) => pagerless_act::with_fix(summary, Ok(pr)),
+            FixOutcome::Held(why) => pagerless_act::with_fix(summary, Err(why)),
+            FixOutcome::Failed(why) => {
                 // The permanent fix needs a human now, whatever the mitigation did.
                 tracing::warn!(%incident, %why, "the fix could not be proposed; escalating");
                 if let Err(e) = store
@@ -167,24 +206,49 @@ pub async fn respond_to(
                 {
                     tracing::error!(error = %e, "cannot store the incident's status");
                 }
-                let _ = store
-                    .append_audit(pagerless_model::AuditInput {
-                        at: chrono::Utc::now(),
-                        identity: acting.guard.identity().name.clone(),
-                        incident_id: Some(incident),
-                        kind: "escalation".into(),
-                        body: serde_json::json!({ "reason": format!("the permanent fix could not be proposed: {why}") }),
-                    })
-                    .await;
+                audit(
+                    store,
+                    guard,
+                    incident,
+                    "escalation",
+                    serde_json::json!({ "reason": format!("the permanent fix could not be proposed: {why}") }),
+                )
+                .await;
                 format!(
                     "{summary} The permanent fix could not be proposed, so I escalated to a human: {why}"
                 )
             }
         };
+        fix_outcome = Some(proposed);
     }
-    ctx.record_summary(store.as_ref(), &acting.guard, summary)
-        .await;
-    Ok(Some(report))
+    audit(
+        store,
+        guard,
+        incident,
+        "summary",
+        serde_json::json!({ "text": summary }),
+    )
+    .await;
+    (summary, fix_outcome)
+}
+
+async fn audit(
+    store: &dyn Store,
+    guard: &Guard,
+    incident: IncidentId,
+    kind: &str,
+    body: serde_json::Value,
+) {
+    let entry = pagerless_model::AuditInput {
+        at: chrono::Utc::now(),
+        identity: guard.identity().name.clone(),
+        incident_id: Some(incident),
+        kind: kind.into(),
+        body,
+    };
+    if let Err(e) = store.append_audit(entry).await {
+        tracing::error!(error = %e, "cannot write the audit log");
+    }
 }
 
 /// A diagnosed incident, ready to act on.
@@ -225,31 +289,6 @@ impl Diagnosed {
                 expr,
             },
         }))
-    }
-
-    /// The summary a human reads instead of a page.
-    fn summary(&self, report: &pagerless_act::MitigationReport) -> String {
-        let subject = self
-            .detail
-            .incident
-            .service
-            .clone()
-            .unwrap_or_else(|| self.detail.incident.title.clone());
-        pagerless_act::summarize(&subject, &self.diagnosis, report)
-    }
-
-    /// Audits the summary.
-    async fn record_summary(&self, store: &dyn Store, guard: &Guard, text: String) {
-        let entry = pagerless_model::AuditInput {
-            at: chrono::Utc::now(),
-            identity: guard.identity().name.clone(),
-            incident_id: Some(self.detail.incident.id),
-            kind: "summary".into(),
-            body: serde_json::json!({ "text": text }),
-        };
-        if let Err(e) = store.append_audit(entry).await {
-            tracing::error!(error = %e, "cannot write the audit log");
-        }
     }
 }
 
@@ -299,9 +338,21 @@ pub async fn carry_out(
         acting.interval_secs,
     )
     .await;
-    let summary = ctx.summary(&report);
-    ctx.record_summary(store.as_ref(), &acting.guard, summary)
-        .await;
+    let subject = ctx
+        .detail
+        .incident
+        .service
+        .clone()
+        .unwrap_or_else(|| ctx.detail.incident.title.clone());
+    let summary = pagerless_act::summarize(&subject, &ctx.diagnosis, &report);
+    audit(
+        store.as_ref(),
+        &acting.guard,
+        incident,
+        "summary",
+        serde_json::json!({ "text": summary }),
+    )
+    .await;
     Ok(serde_json::to_string(&report.response)?)
 }
 

@@ -20,6 +20,8 @@ pub struct LabCase {
     pub lab: Arc<LabHandle>,
     /// The alert, as pagerless would receive it.
     pub alert: AlertContext,
+    /// The same alert as Alertmanager's webhook would deliver it.
+    pub webhook: serde_json::Value,
     /// Simulated seconds from the start to the alert.
     pub fired_after_secs: i64,
     /// The scenario.
@@ -63,6 +65,16 @@ impl LabCase {
                 .map_err(|_| anyhow::anyhow!("lab lock poisoned"))?;
             (w.elapsed_secs(), w.now())
         };
+        let ep = lab.endpoints().clone();
+        let webhook = pagerless_lab::alerts::webhook(
+            &name,
+            std::slice::from_ref(&active),
+            &ep.prometheus,
+            &pagerless_lab::alerts::generator_url(
+                &ep.prometheus,
+                rule.map(|r| r.expr.as_str()).unwrap_or_default(),
+            ),
+        );
         let labels = active.labels.clone();
         let alert = AlertContext {
             incident_id: None,
@@ -79,6 +91,7 @@ impl LabCase {
         Ok(LabCase {
             lab,
             alert,
+            webhook,
             fired_after_secs: elapsed,
             scenario,
             _dir: dir,
@@ -116,6 +129,26 @@ impl LabCase {
             lab: Arc::clone(&self.lab),
             step_secs: self.scenario.step.0.max(1) as u64,
         }
+    }
+}
+
+/// Reads a symptom from the lab's Prometheus API; waiting steps the lab.
+pub struct LabVerifier {
+    /// The lab.
+    pub clock: LabClock,
+    /// Its Prometheus, through the ordinary tool.
+    pub toolbox: Toolbox,
+    /// The expression (returns nothing once healthy).
+    pub expr: String,
+}
+
+#[async_trait]
+impl pagerless_act::Verifier for LabVerifier {
+    async fn symptom(&self) -> Result<Option<f64>, String> {
+        super::act::read_symptom(&self.toolbox, &self.expr).await
+    }
+    async fn wait(&self, secs: u64) {
+        self.clock.wait(secs).await;
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod act;
 mod bench;
+mod demo;
 mod eval;
 mod gitops;
 mod guard;
@@ -27,6 +28,9 @@ use crate::settings::Settings;
 pub async fn run(args: Args) -> Result<ExitCode> {
     if let Command::Init(init) = &args.command {
         return init::run(init, args.global.config.as_deref());
+    }
+    if let Command::Demo(demo) = &args.command {
+        return demo::run(&args.global, demo).await;
     }
     if let Command::Lab { command } = &args.command {
         return match command {
@@ -108,6 +112,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         },
         Command::Guard { command } => guard::guard(&settings, &command).await,
         Command::Init(_)
+        | Command::Demo(_)
         | Command::Lab { .. }
         | Command::Eval { .. }
         | Command::Bench {
