@@ -238,6 +238,53 @@ pub fn webhook(name: &str, alerts: &[Active], external_url: &str, generator_url:
     })
 }
 
+/// The scenario's alert rules as a Prometheus rule file (`rule_files:`), so
+/// that a real Prometheus scraping the lab's `/metrics` raises the same
+/// alerts the lab does.
+pub fn prometheus_rules(scenario: &crate::Scenario) -> String {
+    let rules: Vec<serde_json::Value> = scenario
+        .alerts
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "alert": r.name,
+                "expr": r.expr,
+                "for": format!("{}s", r.for_.0),
+                "labels": r.labels,
+                "annotations": r.annotations,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "groups": [{ "name": format!("lab-{}", scenario.name), "rules": rules }]
+    });
+    let body = yaml_serde::to_string(&doc).unwrap_or_default();
+    format!(
+        "# Alert rules of the lab scenario `{}`, for a real Prometheus.\n{body}",
+        scenario.name
+    )
+}
+
+/// A Prometheus configuration that scrapes the lab's `/metrics` (keeping its
+/// labels), evaluates `rules.yml` beside it, and sends alerts to the
+/// Alertmanager at `alertmanager` (`host:port`).
+pub fn prometheus_config(metrics_url: &str, rules_path: &str, alertmanager: &str) -> String {
+    let (scheme, rest) = metrics_url
+        .split_once("://")
+        .unwrap_or(("http", metrics_url));
+    let (host, path) = match rest.split_once('/') {
+        Some((h, p)) => (h, format!("/{p}")),
+        None => (rest, "/metrics".to_owned()),
+    };
+    format!(
+        "# Scrapes the pagerless lab and evaluates its scenario's alert rules.\n\
+         global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n\
+         rule_files:\n  - {rules_path}\n\
+         alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']\n\
+         scrape_configs:\n  - job_name: lab\n    honor_labels: true\n    scheme: {scheme}\n    metrics_path: {path}\n    static_configs:\n      - targets: ['{host}']\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

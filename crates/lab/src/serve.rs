@@ -488,6 +488,21 @@ pub async fn run(
     .await?;
     let endpoints = lab.endpoints().clone();
     let shared = lab.shared.clone();
+    // For a real Prometheus: the scenario's rules, and a configuration that
+    // scrapes this lab and sends alerts to an Alertmanager on its usual port.
+    let rules = opts.state_dir.join("rules.yml");
+    std::fs::write(&rules, crate::alerts::prometheus_rules(&scenario))
+        .map_err(io(format!("cannot write {}", rules.display())))?;
+    let prom = opts.state_dir.join("prometheus.yml");
+    std::fs::write(
+        &prom,
+        crate::alerts::prometheus_config(
+            &format!("{}/metrics", endpoints.prometheus),
+            &rules.to_string_lossy(),
+            "127.0.0.1:9093",
+        ),
+    )
+    .map_err(io(format!("cannot write {}", prom.display())))?;
     let path = opts.state_dir.join("endpoints.json");
     let json = serde_json::to_string_pretty(&endpoints).unwrap_or_default();
     std::fs::write(&path, json + "\n").map_err(io(format!("cannot write {}", path.display())))?;

@@ -46,6 +46,7 @@ pub async fn run(args: &LabRunArgs) -> Result<ExitCode> {
         git_daemon: args.git_daemon,
     };
     let name = scenario.name.clone();
+    let dir = args.state_dir.display().to_string();
     pagerless_lab::serve::run(
         scenario,
         opts,
@@ -66,6 +67,10 @@ pub async fn run(args: &LabRunArgs) -> Result<ExitCode> {
                 None => println!("  webhook     none (pass --webhook URL to send alerts)"),
             }
             println!("  try: kubectl --kubeconfig {} get pods -A", e.kubeconfig);
+            println!(
+                "  for a real Prometheus: {dir}/prometheus.yml (scrapes {}/metrics, rules in {dir}/rules.yml, alerts to an Alertmanager on 127.0.0.1:9093); see docs/quickstart.md",
+                e.prometheus
+            );
             println!("Ctrl-C stops it.");
         },
         super::shutdown_signal(),

@@ -76,7 +76,8 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(mut cmd: Command, log: PathBuf) -> Proc {
+/// Starts `cmd` with its output in `log`.
+pub fn spawn(mut cmd: Command, log: PathBuf) -> Proc {
     let out = std::fs::File::create(&log).expect("log file");
     let err = out.try_clone().expect("log file");
     let child = cmd
@@ -126,6 +127,43 @@ impl Pagerless {
             url,
             data_dir: data_dir.to_owned(),
         }
+    }
+}
+
+/// A real Prometheus (Debian's `prometheus`) with a given configuration.
+pub struct Prometheus {
+    pub proc: Proc,
+    pub url: String,
+}
+
+impl Prometheus {
+    /// Starts Prometheus in `dir` with `config` (a prometheus.yml's text) on
+    /// `port`, alerts re-sent every second, and waits until it is ready.
+    pub async fn start(dir: &Path, config: &str, port: u16) -> Prometheus {
+        let bin = require_binary("prometheus", "prometheus");
+        std::fs::create_dir_all(dir.join("data")).expect("prometheus dir");
+        let config_path = dir.join("prometheus.yml");
+        std::fs::write(&config_path, config).expect("prometheus config");
+        let mut cmd = Command::new(bin);
+        cmd.arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.external-url=http://127.0.0.1:{port}"))
+            .arg("--rules.alert.resend-delay=1s");
+        let log = dir.join("prometheus.log");
+        let proc = spawn(cmd, log.clone());
+        let url = format!("http://127.0.0.1:{port}");
+        wait_ready(
+            &format!("{url}/-/ready"),
+            Duration::from_secs(20),
+            "prometheus",
+            &log,
+        )
+        .await;
+        Prometheus { proc, url }
     }
 }
 
