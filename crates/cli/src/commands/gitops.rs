@@ -271,19 +271,42 @@ pub async fn poller(
     gitops: Arc<Gitops>,
     acting: Option<Arc<super::act::Acting>>,
 ) {
+    // Reconciling waits for the fix to be live (minutes); it runs beside the
+    // polling, once per pull request.
+    let busy: Arc<std::sync::Mutex<std::collections::HashSet<i64>>> = Arc::default();
     loop {
-        if let Err(e) = poll_once(store.as_ref(), &gitops, acting.as_deref()).await {
-            tracing::warn!(error = %e, "cannot poll pull requests");
+        match poll_once(store.as_ref(), &gitops).await {
+            Ok(merged) => {
+                for pr in merged {
+                    let Some(acting) = acting.clone() else {
+                        break;
+                    };
+                    let fresh = busy.lock().map(|mut b| b.insert(pr.id)).unwrap_or(false);
+                    if !fresh {
+                        continue;
+                    }
+                    let (store, busy) = (store.clone(), busy.clone());
+                    tokio::spawn(async move {
+                        let id = pr.id;
+                        if let Err(e) = reconcile(store.as_ref(), &acting, pr).await {
+                            tracing::warn!(pull_request = id, error = %e, "cannot reconcile the mitigation");
+                        }
+                        if let Ok(mut b) = busy.lock() {
+                            b.remove(&id);
+                        }
+                    });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot poll pull requests"),
         }
         tokio::time::sleep(gitops.poll).await;
     }
 }
 
-async fn poll_once(
-    store: &dyn Store,
-    gitops: &Gitops,
-    acting: Option<&super::act::Acting>,
-) -> Result<()> {
+/// Records the fate of open pull requests; returns the merged ones whose
+/// mitigation is not reconciled yet.
+async fn poll_once(store: &dyn Store, gitops: &Gitops) -> Result<Vec<PullRequest>> {
+    let mut merged = Vec::new();
     for pr in store.pull_requests().await? {
         let pr = if pr.fate.is_final() {
             pr
@@ -301,15 +324,12 @@ async fn poll_once(
                 }
             }
         };
-        if pr.reconciled.is_none()
-            && pr.fate.is_final()
-            && pr.fate != pagerless_model::Fate::Closed
-            && let Some(acting) = acting
+        if pr.reconciled.is_none() && pr.fate.is_final() && pr.fate != pagerless_model::Fate::Closed
         {
-            reconcile(store, acting, pr).await?;
+            merged.push(pr);
         }
     }
-    Ok(())
+    Ok(merged)
 }
 
 /// Reverts the temporary mitigation of a merged fix, once the symptom is clear.
