@@ -137,6 +137,15 @@ pub enum Command {
         #[command(subcommand)]
         command: LabCommand,
     },
+    /// The KPIs over a window: MTTR, autonomous resolution, toil saved, pull request correctness, ...
+    Report {
+        /// How far back: a number and a unit, `7d`, `24h`, `30m` or `90s`.
+        #[arg(long, default_value = "7d", value_name = "WINDOW")]
+        since: String,
+        /// Print JSON (the keys of docs/kpis.md) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure pagerless' speed.
     Bench {
         /// What to measure.

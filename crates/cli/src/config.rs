@@ -33,6 +33,33 @@ pub struct Config {
     pub act: ActConfig,
     /// The permanent fix as a pull request to the IaC repository.
     pub gitops: GitopsSettings,
+    /// What the KPIs (`pagerless report`, `/metrics`) need beyond the store.
+    pub report: ReportConfig,
+}
+
+/// The `report:` section: what the KPIs need beyond the store. The minutes a
+/// human spends on each diagnosis category come from the playbooks'
+/// `human_minutes`; these keys fill in the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// Minutes a human spends on an incident whose category no playbook
+    /// prices (or that has no diagnosis), for toil saved. Default: 30.
+    pub human_minutes_default: u32,
+    /// People on call, for nodes per human. Default: 1.
+    pub humans: u32,
+    /// Nodes pagerless watches, for nodes per human. Default: none (not reported).
+    pub nodes: Option<u32>,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            human_minutes_default: 30,
+            humans: 1,
+            nodes: None,
+        }
+    }
 }
 
 /// The `gitops:` section.

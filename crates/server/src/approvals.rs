@@ -99,7 +99,7 @@ pub(crate) async fn approve(
 }
 
 /// Hands an allowed write to the executors: `queued`, or why nothing will run.
-async fn hand_over(state: &AppState, id: i64, d: Decision) -> String {
+pub(crate) async fn hand_over(state: &AppState, id: i64, d: Decision) -> String {
     let Decision::Allowed(authorized) = d else {
         return "none: not allowed".into();
     };

@@ -9,9 +9,11 @@ mod api;
 pub mod approvals;
 mod auth;
 mod config;
+pub mod console;
 mod error;
 mod health;
 pub mod intake;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +48,10 @@ pub struct AppState {
     /// Where writes a human approved go to be carried out; `None` when this
     /// server has no executors (the approval is recorded, nothing runs).
     pub approved: Option<tokio::sync::mpsc::Sender<ApprovedWrite>>,
+    /// What the KPIs at `/metrics` need beyond the store; `None` answers 404 there.
+    pub kpis: Option<Arc<pagerless_report::KpiSettings>>,
+    /// The web console's settings; `None` serves no console.
+    pub console: Option<Arc<console::Console>>,
 }
 
 /// A write a human approved over HTTP, authorized under their identity, for
@@ -73,12 +79,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/approvals", get(approvals::list))
         .route("/api/v1/approvals/{id}/approve", post(approvals::approve))
         .route("/api/v1/approvals/{id}/deny", post(approvals::deny))
+        .route("/metrics", get(metrics::metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));
     Router::new()
         .merge(protected)
+        .merge(console::router())
         .route("/api/v1/slack/interactions", post(approvals::slack))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

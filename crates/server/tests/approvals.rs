@@ -65,6 +65,8 @@ async fn approve_over_the_api_and_deny_from_slack() {
             investigate: None,
             guard: Some(guard),
             slack_signing_secret: Some(Arc::from("slack-secret")),
+            kpis: None,
+            console: None,
             approved: None,
         },
         1 << 20,

@@ -35,6 +35,8 @@ async fn harness(token: Option<&str>, max_body: usize) -> Harness {
             investigate: None,
             guard: None,
             slack_signing_secret: None,
+            kpis: None,
+            console: None,
             approved: None,
         },
         max_body,

@@ -443,7 +443,7 @@ pub async fn command(
         toolbox,
         window_secs: settings.config.act.verify_window_secs,
         interval_secs: settings.config.act.verify_interval_secs,
-        gitops: super::gitops::gitops(settings, lab, store.clone())?.map(Arc::new),
+        gitops: super::gitops::gitops(settings, lab, store.clone(), None)?.map(Arc::new),
     };
     let report = respond_to(store.clone(), &acting, incident)
         .await?

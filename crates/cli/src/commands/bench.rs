@@ -54,6 +54,8 @@ pub async fn intake(settings: &Settings, args: &BenchIntakeArgs) -> Result<ExitC
                     investigate: None,
                     guard: None,
                     slack_signing_secret: None,
+                    kpis: None,
+                    console: None,
                     approved: None,
                 },
                 settings.config.server.max_body_bytes,

@@ -42,6 +42,7 @@ pub fn gitops(
     settings: &Settings,
     lab: Option<&Path>,
     store: Arc<dyn Store>,
+    console: Option<String>,
 ) -> Result<Option<Gitops>> {
     let g = &settings.config.gitops;
     let remote = match (lab, &g.remote) {
@@ -115,6 +116,7 @@ pub fn gitops(
     let console = f
         .url_base
         .clone()
+        .or(console)
         .unwrap_or_else(|| format!("http://{}", settings.config.server.listen));
     let forge: Arc<dyn Forge> = match f.kind {
         ForgeKind::Local => {
@@ -464,7 +466,7 @@ pub async fn merge(
         .pull_request(id)
         .await?
         .with_context(|| format!("no pull request {id}: `pagerless pr list` shows the ids"))?;
-    let Some(g) = gitops(settings, lab, store.clone())? else {
+    let Some(g) = gitops(settings, lab, store.clone(), None)? else {
         bail!("no IaC repository is configured (gitops.remote, or --lab DIR)");
     };
     let Some(local) = &g.local else {

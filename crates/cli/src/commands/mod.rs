@@ -11,6 +11,7 @@ mod init;
 mod investigator;
 mod lab;
 mod labcase;
+mod report;
 mod serve;
 mod trace;
 
@@ -111,6 +112,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             }
         },
         Command::Guard { command } => guard::guard(&settings, &command).await,
+        Command::Report { since, json } => report::run(&settings, &since, json).await,
         Command::Init(_)
         | Command::Demo(_)
         | Command::Lab { .. }

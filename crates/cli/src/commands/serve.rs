@@ -33,7 +33,13 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let gitops = super::gitops::gitops(settings, args.lab.as_deref(), store.clone())?.map(Arc::new);
+    let gitops = super::gitops::gitops(
+        settings,
+        args.lab.as_deref(),
+        store.clone(),
+        Some(format!("http://{local}")),
+    )?
+    .map(Arc::new);
     if let Some(g) = &gitops {
         println!(
             "  pull requests: {} forge, repository {}",
@@ -162,6 +168,10 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         investigate,
         guard: Some(guard),
         slack_signing_secret: slack.as_deref().map(Arc::from),
+        kpis: Some(Arc::new(super::report::kpi_settings(settings)?)),
+        console: Some(pagerless_server::console::console(
+            tools.prometheus.as_ref().map(|p| p.url.clone()),
+        )),
         approved,
     };
     let app = pagerless_server::router(state, server.max_body_bytes);
@@ -173,6 +183,10 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
         None => println!("  auth:   no API token configured: listening on loopback only"),
     }
     println!("  Alertmanager webhook: http://{local}/api/v1/alerts/alertmanager");
+    println!("  console: http://{local}/incidents");
+    println!(
+        "  KPIs for Prometheus: http://{local}/metrics (last 7d; ?since=24h for another window)"
+    );
     println!("  try it:");
     let auth = if token.is_some() {
         " -H \"Authorization: Bearer $PAGERLESS_API_TOKEN\""
