@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/prs", get(pages::prs))
         .route("/prs/{id}", get(pages::pr))
         .route("/audit", get(pages::audit))
+        .route("/kpis", get(pages::kpis))
 }
 
 /// The console's settings, for [`AppState`].

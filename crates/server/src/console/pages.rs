@@ -150,11 +150,14 @@ struct LoginPage {
     chrome: Chrome,
     csrf: String,
     back: String,
+    need_token: bool,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct BackParams {
     back: Option<String>,
+    flash: Option<String>,
+    bad: Option<String>,
 }
 
 pub(crate) async fn login_form(
@@ -163,10 +166,16 @@ pub(crate) async fn login_form(
     Query(q): Query<BackParams>,
 ) -> Result<Response, PageError> {
     let c = console(&state)?;
+    let flash = FlashParams {
+        flash: q.flash,
+        bad: q.bad,
+        status: None,
+    };
     page(LoginPage {
-        chrome: chrome("", &None, &FlashParams::default()),
+        chrome: chrome("", &None, &flash),
         csrf: c.csrf(&headers),
         back: local(q.back.as_deref().unwrap_or("/incidents")),
+        need_token: state.api_token.is_some(),
     })
 }
 
@@ -651,7 +660,9 @@ pub(crate) async fn incident(
         });
     }
     let last = audit.last().map_or(onset, |e| e.at);
-    let end = (last + chrono::Duration::minutes(10)).min(Utc::now());
+    // Not clamped to now: a lab's clock may run ahead of the wall's, and a
+    // real Prometheus answers a window reaching past now up to now.
+    let end = (last + chrono::Duration::minutes(10)).max(onset + chrono::Duration::minutes(10));
     let start = onset - chrono::Duration::minutes(15);
     let (chart, chart_expr, chart_note) = match &expr {
         None => (
@@ -1167,4 +1178,131 @@ mod tests {
         );
         assert_eq!(expr_of("http://prom:9090/graph"), None);
     }
+}
+
+// ---- KPIs ----
+
+struct KpiCard {
+    value: String,
+    label: &'static str,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "kpis.html")]
+struct KpisPage {
+    chrome: Chrome,
+    windows: Vec<(&'static str, bool)>,
+    window: String,
+    cards: Vec<KpiCard>,
+    actions: Vec<pagerless_report::ActionCount>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct KpiParams {
+    since: Option<String>,
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
+fn dur(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(s) if s < 120.0 => format!("{s:.0} s"),
+        Some(s) if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        Some(s) => format!("{:.1} h", s / 3600.0),
+    }
+}
+
+pub(crate) async fn kpis(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<KpiParams>,
+) -> Result<Response, PageError> {
+    let who = match viewer(&state, &headers, "/kpis") {
+        Ok(w) => w,
+        Err(r) => return Ok(*r),
+    };
+    let Some(settings) = state.kpis.as_deref() else {
+        return Err(PageError(
+            StatusCode::NOT_FOUND,
+            "this server computes no KPIs".into(),
+        ));
+    };
+    let since_text = q.since.unwrap_or_else(|| "7d".into());
+    let span = pagerless_report::parse_since(&since_text)
+        .map_err(|e| PageError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let until = Utc::now();
+    let k = pagerless_report::compute(state.store.as_ref(), settings, until - span, until)
+        .await
+        .map_err(|e| PageError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let cards = vec![
+        KpiCard {
+            value: k.incidents.to_string(),
+            label: "incidents",
+            note: format!("{} recovered", k.incidents_recovered),
+        },
+        KpiCard {
+            value: dur(k.mttr_secs),
+            label: "MTTR",
+            note: "detection to recovery".into(),
+        },
+        KpiCard {
+            value: dur(k.mtso_secs),
+            label: "MTSO",
+            note: format!(
+                "detection to fix merged and symptom gone ({} fixed)",
+                k.incidents_fixed
+            ),
+        },
+        KpiCard {
+            value: pct(k.autonomous_resolution_rate),
+            label: "autonomous resolution",
+            note: format!("{} with no human paged", k.incidents_autonomous),
+        },
+        KpiCard {
+            value: format!("{:.1} h", k.toil_hours_saved),
+            label: "toil saved",
+            note: "playbooks' human minutes × runs".into(),
+        },
+        KpiCard {
+            value: pct(k.pr_correctness_rate),
+            label: "PR correctness",
+            note: format!(
+                "{} opened, {} merged unmodified, {} modified, {} closed",
+                k.pr_opened, k.pr_merged_unmodified, k.pr_merged_modified, k.pr_closed
+            ),
+        },
+        KpiCard {
+            value: dur(k.approval_latency_secs.p50),
+            label: "approval latency p50",
+            note: format!(
+                "p90 {} over {}",
+                dur(k.approval_latency_secs.p90),
+                k.approval_latency_secs.count
+            ),
+        },
+        KpiCard {
+            value: pct(k.harmful_action_rate),
+            label: "harmful actions",
+            note: "undone by verification".into(),
+        },
+        KpiCard {
+            value: k.nodes_per_human.map_or("–".into(), |v| format!("{v:.0}")),
+            label: "nodes per human",
+            note: "report.nodes / report.humans".into(),
+        },
+    ];
+    page(KpisPage {
+        chrome: chrome("kpis", &who, &FlashParams::default()),
+        windows: ["24h", "7d", "30d"]
+            .into_iter()
+            .map(|w| (w, w == since_text))
+            .collect(),
+        window: format!("{} to {}", when(k.since), when(k.until)),
+        cards,
+        actions: k.actions.clone(),
+    })
 }
