@@ -33,6 +33,8 @@ pub struct Config {
     pub act: ActConfig,
     /// The permanent fix as a pull request to the IaC repository.
     pub gitops: GitopsSettings,
+    /// Where notices go (Slack, Teams, PagerDuty, webhooks). Default: nowhere.
+    pub notify: pagerless_notify::NotifyConfig,
     /// What the KPIs (`pagerless report`, `/metrics`) need beyond the store.
     pub report: ReportConfig,
 }

@@ -1180,6 +1180,120 @@ async fn a_fix_the_validation_rejects_escalates_with_its_output() {
     assert_eq!(String::from_utf8_lossy(&heads.stdout).trim(), "main");
 }
 
+/// A tiny HTTP receiver standing in for a team's webhook endpoint (a real
+/// socket and real HTTP; what it receives is kept).
+fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/notices", listener.local_addr().expect("addr"));
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let Ok(n) = conn.read(&mut chunk) else {
+                    break None;
+                };
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break Some(
+                            String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned(),
+                        );
+                    }
+                }
+            };
+            if let Some(body) = body {
+                keep.lock().expect("lock").push(body);
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+/// serve sends the seed's summary as a notice to a configured webhook, with
+/// the trace link, and audits the delivery.
+#[tokio::test]
+async fn serve_sends_the_notice_instead_of_a_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = autonomous_config(dir.path());
+    let (url, got) = receiver();
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        format!(
+            "{text}notify:\n  sinks:\n    - {{name: team-hook, kind: webhook, url: \"{url}\"}}\n"
+        ),
+    )
+    .expect("config");
+    let (lab, serve, d) = serve_seed(dir.path(), Some(&config), &[]);
+    let entries: Vec<Value> = wait_cli(
+        &[
+            "--data-dir",
+            &d,
+            "audit",
+            "show",
+            "--incident",
+            "1",
+            "--json",
+        ],
+        &lab,
+        &serve,
+        "no notification delivered",
+        |v| {
+            let entries: Vec<Value> = serde_json::from_value(v).ok()?;
+            entries
+                .iter()
+                .any(|e| e["kind"] == "notification")
+                .then_some(entries)
+        },
+    );
+    let delivery = entries
+        .iter()
+        .find(|e| e["kind"] == "notification")
+        .expect("notification");
+    assert_eq!(delivery["body"]["sink"], "team-hook", "{delivery}");
+    assert_eq!(delivery["body"]["ok"], true, "{delivery}");
+    let bodies = got.lock().expect("lock").clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let notice: Value = serde_json::from_str(&bodies[0]).expect("JSON");
+    assert_eq!(notice["kind"], "resolved_by_agent", "{notice}");
+    let summary = notice["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with("An issue was detected in order-service; I diagnosed it as memory limit too low since commit"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("scaled deployment shop/order-service 3 → 5"),
+        "{summary}"
+    );
+    assert!(
+        notice["trace_url"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/incidents/1"),
+        "{notice}"
+    );
+    assert_eq!(notice["pull_request"]["number"], 1, "{notice}");
+}
+
 /// A configuration whose guard runs prod autonomously, verifying quickly.
 fn autonomous_config(dir: &Path) -> std::path::PathBuf {
     let policy = dir.join("guardrails.yaml");

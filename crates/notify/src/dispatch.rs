@@ -203,7 +203,7 @@ impl Dispatcher {
                 elapsed_ms: 0,
             });
             if delivery.ok {
-                tracing::info!(incident = %notice.incident, sink = %delivery.sink, attempts = delivery.attempts, "notice delivered");
+                tracing::debug!(incident = %notice.incident, sink = %delivery.sink, attempts = delivery.attempts, "notice delivered");
             } else {
                 tracing::warn!(
                     incident = %notice.incident,

@@ -104,6 +104,123 @@ pub struct Acting {
     pub interval_secs: u64,
     /// Where permanent fixes go, when an IaC repository is configured.
     pub gitops: Option<Arc<super::gitops::Gitops>>,
+    /// Where notices go, when sinks are configured.
+    pub notify: Option<Arc<Notifications>>,
+}
+
+/// Notices for humans: the sinks, and the console the trace links point to.
+pub struct Notifications {
+    /// The sinks.
+    pub dispatcher: pagerless_notify::Dispatcher,
+    /// The web console's base URL.
+    pub console: String,
+}
+
+impl Notifications {
+    /// Sends the notice beside the incident (a slow or failing sink never
+    /// holds it up) and audits each delivery. The handle finishes when every
+    /// sink has answered or given up.
+    pub fn send(
+        &self,
+        store: Arc<dyn Store>,
+        incident: IncidentId,
+        notice: pagerless_notify::Notice,
+    ) -> tokio::task::JoinHandle<()> {
+        let notice = notice.with_trace_url(format!("{}/incidents/{incident}", self.console));
+        let sending = self.dispatcher.spawn_notify(notice.clone());
+        tokio::spawn(async move {
+            let deliveries = sending.await.unwrap_or_default();
+            for d in deliveries {
+                let body = serde_json::json!({
+                    "kind": notice.kind,
+                    "sink": d.sink,
+                    "ok": d.ok,
+                    "attempts": d.attempts,
+                    "error": d.error,
+                });
+                if let Err(e) = store
+                    .append_audit(pagerless_model::AuditInput {
+                        at: chrono::Utc::now(),
+                        identity: "pagerless".into(),
+                        incident_id: Some(incident),
+                        kind: "notification".into(),
+                        body,
+                    })
+                    .await
+                {
+                    tracing::error!(error = %e, "cannot write the audit log");
+                }
+            }
+        })
+    }
+}
+
+/// The notice a response calls for: resolved by the agent, an escalation, or
+/// approvals a human must give.
+pub async fn notices(
+    store: &dyn Store,
+    detail: &pagerless_model::IncidentDetail,
+    diagnosis: &pagerless_model::Diagnosis,
+    report: &pagerless_act::MitigationReport,
+    summary: &str,
+    fix: Option<&super::gitops::FixOutcome>,
+) -> Vec<pagerless_notify::Notice> {
+    use pagerless_act::Response;
+    use pagerless_notify::Notice;
+    let i = &detail.incident;
+    let tried: Vec<String> = report
+        .steps
+        .iter()
+        .map(|s| {
+            s.executed.clone().unwrap_or_else(|| {
+                format!(
+                    "{} {} ({}: {})",
+                    s.request.kind, s.request.target, s.decision, s.why
+                )
+            })
+        })
+        .collect();
+    let seen: Vec<String> = std::iter::once(diagnosis.root_cause.clone())
+        .chain(diagnosis.evidence.iter().map(|e| e.summary.clone()))
+        .collect();
+    let failed_fix = match fix {
+        Some(super::gitops::FixOutcome::Failed(why)) => Some(why.clone()),
+        _ => None,
+    };
+    let mut out = match (&report.response, failed_fix) {
+        (_, Some(why)) => vec![Notice::escalation(
+            i,
+            summary,
+            seen,
+            tried,
+            format!("the permanent fix could not be proposed: {why}"),
+        )],
+        (Response::Mitigated { .. } | Response::NoAction { .. }, None) => {
+            vec![Notice::resolved(i, summary)]
+        }
+        (Response::Escalated { reason }, None) => {
+            vec![Notice::escalation(i, summary, seen, tried, reason.clone())]
+        }
+        (Response::Shadow { .. }, None) => vec![Notice::escalation(
+            i,
+            summary,
+            seen,
+            tried,
+            "shadow mode: nothing was changed; the above is what I would have done",
+        )],
+        (Response::AwaitingApproval { .. }, None) => store
+            .approvals(Some(pagerless_model::ApprovalStatus::Pending))
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|a| a.incident_id == Some(i.id))
+            .map(|a| Notice::approval_needed(i, a, summary))
+            .collect(),
+    };
+    if let Some(super::gitops::FixOutcome::Proposed(pr)) = fix {
+        out = out.into_iter().map(|n| n.with_pull_request(pr)).collect();
+    }
+    out
 }
 
 /// Responds to a stored incident with its latest investigation's plan, and
@@ -137,9 +254,10 @@ pub async fn respond_to(
     )
     .await;
     conclude(
-        store.as_ref(),
+        store.clone(),
         &acting.guard,
         acting.gitops.as_deref(),
+        acting.notify.as_deref(),
         &ctx.detail,
         &ctx.diagnosis,
         &ctx.plan,
@@ -152,7 +270,51 @@ pub async fn respond_to(
 /// After the response: the permanent fix proposed when the plan has one (a
 /// fix that cannot be proposed escalates the incident), then the summary for
 /// humans recorded. Returns the summary and what became of the fix.
+#[allow(clippy::too_many_arguments)]
 pub async fn conclude(
+    store: Arc<dyn Store>,
+    guard: &Guard,
+    gitops: Option<&super::gitops::Gitops>,
+    notify: Option<&Notifications>,
+    detail: &pagerless_model::IncidentDetail,
+    diagnosis: &pagerless_model::Diagnosis,
+    plan: &pagerless_model::Plan,
+    report: &pagerless_act::MitigationReport,
+) -> (
+    String,
+    Option<super::gitops::FixOutcome>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (summary, fix) = settle(
+        store.as_ref(),
+        guard,
+        gitops,
+        detail,
+        diagnosis,
+        plan,
+        report,
+    )
+    .await;
+    let mut sending = Vec::new();
+    if let Some(n) = notify {
+        for notice in notices(
+            store.as_ref(),
+            detail,
+            diagnosis,
+            report,
+            &summary,
+            fix.as_ref(),
+        )
+        .await
+        {
+            sending.push(n.send(store.clone(), detail.incident.id, notice));
+        }
+    }
+    (summary, fix, sending)
+}
+
+/// Proposes the fix and records the summary.
+async fn settle(
     store: &dyn Store,
     guard: &Guard,
     gitops: Option<&super::gitops::Gitops>,
@@ -444,6 +606,7 @@ pub async fn command(
         window_secs: settings.config.act.verify_window_secs,
         interval_secs: settings.config.act.verify_interval_secs,
         gitops: super::gitops::gitops(settings, lab, store.clone(), None)?.map(Arc::new),
+        notify: notifications(settings, None)?.map(Arc::new),
     };
     let report = respond_to(store.clone(), &acting, incident)
         .await?
@@ -524,4 +687,20 @@ pub async fn approvals_worker(
             }
         });
     }
+}
+
+/// The configured notice sinks, or `None` when there are none.
+pub fn notifications(
+    settings: &Settings,
+    console: Option<String>,
+) -> Result<Option<Notifications>> {
+    if settings.config.notify.sinks.is_empty() {
+        return Ok(None);
+    }
+    let dispatcher = pagerless_notify::Dispatcher::from_config(&settings.config.notify)
+        .map_err(|e| anyhow::anyhow!("notify: {e}"))?;
+    Ok(Some(Notifications {
+        dispatcher,
+        console: console.unwrap_or_else(|| format!("http://{}", settings.config.server.listen)),
+    }))
 }

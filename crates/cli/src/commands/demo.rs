@@ -388,10 +388,17 @@ async fn scenario(
         poll: Duration::from_secs(60),
         console: "http://127.0.0.1:9797".into(),
     };
-    let (notice, fix) = super::act::conclude(
-        store.as_ref(),
+    let notify = super::act::Notifications {
+        dispatcher: pagerless_notify::Dispatcher::default()
+            .with_sink(Arc::new(Terminal), pagerless_notify::Route::all()),
+        console: "http://127.0.0.1:9797".into(),
+    };
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let (summary, fix, _) = super::act::conclude(
+        dyn_store.clone(),
         &guard,
         Some(&gitops),
+        None,
         &detail,
         diagnosis,
         plan,
@@ -401,7 +408,7 @@ async fn scenario(
     match &fix {
         Some(FixOutcome::Proposed(pr)) => {
             row.pr = format!("#{} {}={}", pr.number, pr.fix.key, pr.fix.value);
-            print_pr(pr, narrate);
+            print_pr(pr.as_ref(), narrate);
         }
         Some(FixOutcome::Held(why) | FixOutcome::Failed(why)) => {
             row.pr = "none".into();
@@ -418,7 +425,19 @@ async fn scenario(
         row.why_wrong
             .push("the seed's mitigation was not verified".into());
     }
-    println!("\nNotice (instead of a page):\n  {notice}");
+    // The notice, through the same path `serve` uses, to the terminal.
+    let notices = super::act::notices(
+        store.as_ref(),
+        &detail,
+        diagnosis,
+        &report,
+        &summary,
+        fix.as_ref(),
+    )
+    .await;
+    for notice in notices {
+        let _ = notify.send(dyn_store.clone(), incident, notice).await;
+    }
     say(format!(
         "\nKPIs for this incident: time to diagnosis {:.0} ms (wall), alert to verified mitigation {} (simulated), {} action(s), pull request {}",
         inv.duration_ms,
@@ -457,6 +476,25 @@ fn print_pr(pr: &PullRequest, narrate: bool) {
         }) {
             println!("    {line}");
         }
+    }
+}
+
+/// The demo's notice sink: the terminal, where a page would have gone.
+struct Terminal;
+
+#[async_trait::async_trait]
+impl pagerless_notify::Notifier for Terminal {
+    fn name(&self) -> &str {
+        "terminal"
+    }
+
+    async fn send(
+        &self,
+        notice: &pagerless_notify::Notice,
+    ) -> Result<(), pagerless_notify::NotifyError> {
+        let text: Vec<String> = notice.text().lines().map(|l| format!("  {l}")).collect();
+        println!("\nNotice (instead of a page):\n{}", text.join("\n"));
+        Ok(())
     }
 }
 

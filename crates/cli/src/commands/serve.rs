@@ -80,6 +80,8 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitCode> {
             window_secs: settings.config.act.verify_window_secs,
             interval_secs: settings.config.act.verify_interval_secs,
             gitops: gitops.clone(),
+            notify: super::act::notifications(settings, Some(format!("http://{local}")))?
+                .map(Arc::new),
         }))
     } else {
         None
