@@ -212,3 +212,38 @@ async fn an_unreachable_server_is_a_retriable_backend_error() {
     assert!(matches!(err, ToolError::Backend { .. }));
     assert!(err.to_string().contains("cannot reach Prometheus"), "{err}");
 }
+
+/// A replay pins "now" to the alert's moment: instant queries without a time
+/// are evaluated there, not at the server's clock.
+#[tokio::test]
+async fn a_pinned_time_stands_in_for_now_in_replays() {
+    let lab = lab().await;
+    let earlier = lab.now - 600.0;
+    let mut config = PrometheusConfig::new(lab.url.clone());
+    config.at = Some(earlier);
+    let pinned = tools(&config)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name() == "prometheus.query")
+        .unwrap();
+    let obs = pinned
+        .call(&serde_json::json!({"query": "time()"}))
+        .await
+        .unwrap();
+    let r: InstantResult = serde_json::from_value(obs.data).unwrap();
+    assert_eq!(r.series[0].value, earlier);
+    // An explicit time still wins.
+    let obs = pinned
+        .call(&serde_json::json!({"query": "time()", "time": lab.start + 60.0}))
+        .await
+        .unwrap();
+    let r: InstantResult = serde_json::from_value(obs.data).unwrap();
+    assert_eq!(r.series[0].value, lab.start + 60.0);
+    // Unpinned, the server's now.
+    let obs = tool(&lab.url, "prometheus.query")
+        .call(&serde_json::json!({"query": "time()"}))
+        .await
+        .unwrap();
+    let r: InstantResult = serde_json::from_value(obs.data).unwrap();
+    assert_eq!(r.series[0].value, lab.now);
+}

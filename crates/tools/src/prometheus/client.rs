@@ -59,6 +59,7 @@ pub struct PrometheusClient {
     http: reqwest::Client,
     base: String,
     bearer_token: Option<String>,
+    at: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +117,7 @@ impl PrometheusClient {
             http,
             base: config.url.trim_end_matches('/').to_owned(),
             bearer_token: config.bearer_token.clone(),
+            at: config.at,
         })
     }
 
@@ -124,12 +126,14 @@ impl PrometheusClient {
         &self.base
     }
 
-    /// An instant query at `time` (unix seconds), or at the server's now.
+    /// An instant query at `time` (unix seconds), or at the pinned time of
+    /// a replay, or at the server's now.
     pub async fn query(
         &self,
         query: &str,
         time: Option<f64>,
     ) -> Result<InstantResult, PrometheusError> {
+        let time = time.or(self.at);
         let mut params = vec![("query", query.to_owned())];
         if let Some(t) = time {
             params.push(("time", format_time(t)));

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where the Prometheus HTTP API is and how to talk to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusConfig {
     /// The API's base URL, without `/api/v1` (`http://prometheus:9090`). Required.
@@ -14,6 +14,11 @@ pub struct PrometheusConfig {
     /// How long one request may take, in seconds. Default: 10.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// Evaluate instant queries at this time (unix seconds) instead of the
+    /// server's now: for replaying recorded data, where "now" is the alert's
+    /// moment. Default: none (live).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<f64>,
 }
 
 fn default_timeout_secs() -> u64 {
@@ -27,6 +32,7 @@ impl PrometheusConfig {
             url: url.into(),
             bearer_token: None,
             timeout_secs: default_timeout_secs(),
+            at: None,
         }
     }
 }
