@@ -77,6 +77,7 @@ mod tests {
             evidence: Vec::new(),
             culprit: None,
             target: None,
+            suspects: Vec::new(),
         }
     }
 

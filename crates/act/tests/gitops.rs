@@ -125,6 +125,7 @@ fn diagnosis() -> Diagnosis {
         evidence: Vec::new(),
         culprit: None,
         target: Some(target()),
+        suspects: Vec::new(),
     }
 }
 

@@ -277,6 +277,29 @@ pub struct Diagnosis {
     /// The object at fault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
+    /// Every service the investigation suspected, most likely first, with the
+    /// fault's likely type and the evidence (empty when one playbook settled
+    /// it without ranking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspects: Vec<Suspect>,
+}
+
+/// A service (and pod) that may be at fault, as ranked by an investigation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suspect {
+    /// The service.
+    pub service: String,
+    /// Its most anomalous pod, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// How anomalous, in the ranking's own units (higher is more suspect).
+    pub score: f64,
+    /// The fault's likely type: `cpu`, `memory`, `network_delay`, `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_type: Option<String>,
+    /// Why, for people.
+    #[serde(default)]
+    pub evidence: Vec<String>,
 }
 
 /// How an investigation ended.

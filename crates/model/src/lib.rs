@@ -26,7 +26,7 @@ pub use incident::{
 };
 pub use investigation::{
     ActionKind, ActionRequest, Culprit, Diagnosis, Evidence, Fix, Investigation, Observation,
-    Outcome, Plan, Step, Target, TargetKind, ToolCall,
+    Outcome, Plan, Step, Suspect, Target, TargetKind, ToolCall,
 };
 pub use scope::{LabelMapping, Scope};
 pub use transport::Transport;

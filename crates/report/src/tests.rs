@@ -103,6 +103,7 @@ async fn investigated(s: &SqliteStore, id: IncidentId, at: i64, category: Option
                 evidence: Vec::new(),
                 culprit: None,
                 target: None,
+                suspects: Vec::new(),
             }),
             plan: Plan::default(),
         },

@@ -206,6 +206,7 @@ impl EmbeddedReasoner {
                 evidence: chain,
                 culprit,
                 target,
+                suspects: Vec::new(),
             }),
             plan: Plan {
                 mitigations,
