@@ -66,10 +66,20 @@ pub enum Command {
     /// Investigate an incident (or an Alertmanager payload) and print the trace live.
     Investigate(InvestigateArgs),
     /// Score the embedded reasoner.
+    #[command(args_conflicts_with_subcommands = true)]
     Eval {
-        /// What to evaluate.
+        /// `lab`: every lab scenario.
         #[command(subcommand)]
-        command: EvalCommand,
+        command: Option<EvalCommand>,
+        /// Evaluation bundles (docs/bundles.md), or folders of them: each replayed and scored.
+        #[arg(value_name = "BUNDLE_DIR")]
+        bundles: Vec<PathBuf>,
+        /// Load the metrics into the lab's metric store instead of a real Prometheus.
+        #[arg(long)]
+        embedded: bool,
+        /// The cases and an `overall` object (`cases`, `ac1`, `ac3`, `ac5`, `avg5`, `fault_type_accuracy`) as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Carry out an investigated incident's plan through the guard, then verify; or show what would happen.
     Act {
@@ -145,6 +155,12 @@ pub enum Command {
         /// Print JSON (the keys of docs/kpis.md) instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Turn a public dataset into evaluation bundles (docs/bundles.md).
+    Import {
+        /// Which dataset.
+        #[command(subcommand)]
+        command: ImportCommand,
     },
     /// Measure pagerless' speed.
     Bench {
@@ -266,6 +282,25 @@ pub enum EvalCommand {
         /// Print each investigation's trace.
         #[arg(long)]
         trace: bool,
+    },
+}
+
+/// `pagerless import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// One day of the Nezha dataset (`metric/`, `fault_list.json`, `log.tar.gz` or `log/`): one bundle per fault.
+    Nezha {
+        /// The day's folder, e.g. `nezha/ob-2022-08-22`.
+        dir: PathBuf,
+        /// The dataset's fault-free folder, checked against the day and reported on.
+        #[arg(long, value_name = "DIR")]
+        fault_free: Option<PathBuf>,
+        /// Where to write the bundles, one folder per case.
+        #[arg(long, value_name = "BUNDLES")]
+        out: PathBuf,
+        /// Replace case folders that already exist.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -4,14 +4,17 @@ mod act;
 mod bench;
 mod demo;
 mod eval;
+mod evalbundle;
 mod gitops;
 mod guard;
+mod import;
 mod incidents;
 mod init;
 mod investigator;
 mod lab;
 mod labcase;
 mod report;
+mod score;
 mod serve;
 mod trace;
 
@@ -30,6 +33,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     if let Command::Init(init) = &args.command {
         return init::run(init, args.global.config.as_deref());
     }
+    if let Command::Import { command } = &args.command {
+        return import::run(command);
+    }
     if let Command::Demo(demo) = &args.command {
         return demo::run(&args.global, demo).await;
     }
@@ -41,15 +47,23 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         };
     }
     if let Command::Eval {
-        command:
-            EvalCommand::Lab {
+        command,
+        bundles,
+        embedded,
+        json: bundle_json,
+    } = &args.command
+    {
+        return match command {
+            Some(EvalCommand::Lab {
                 scenario,
                 json,
                 trace,
-            },
-    } = &args.command
-    {
-        return eval::lab(scenario.as_deref(), *json, *trace).await;
+            }) => eval::lab(scenario.as_deref(), *json, *trace).await,
+            None if bundles.is_empty() => anyhow::bail!(
+                "give bundle folders to evaluate (docs/bundles.md), or `pagerless eval lab`"
+            ),
+            None => evalbundle::run(bundles, *embedded, *bundle_json).await,
+        };
     }
     if let Command::Bench {
         command: BenchCommand::Investigate { runs },
@@ -116,6 +130,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Command::Init(_)
         | Command::Demo(_)
         | Command::Lab { .. }
+        | Command::Import { .. }
         | Command::Eval { .. }
         | Command::Bench {
             command: BenchCommand::Investigate { .. },
