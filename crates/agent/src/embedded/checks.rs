@@ -37,6 +37,9 @@ pub enum Check {
     Nodes,
     /// Watch a while, then the alert's expression again.
     Recheck,
+    /// Generic: rank the namespace's services by how far their pods moved
+    /// from their own hour before, around the onset.
+    RankServices,
     /// Generic: rank the namespace's series by how they moved around the onset.
     Anomalies,
     /// Generic: what changed in the IaC repository lately, anywhere.
@@ -44,7 +47,7 @@ pub enum Check {
 }
 
 /// Every check, in the order ties are broken.
-pub const ALL: [Check; 16] = [
+pub const ALL: [Check; 17] = [
     Check::Symptom,
     Check::Memory,
     Check::CpuUsage,
@@ -59,6 +62,7 @@ pub const ALL: [Check; 16] = [
     Check::Disk,
     Check::Nodes,
     Check::Recheck,
+    Check::RankServices,
     Check::Anomalies,
     Check::Changes,
 ];
@@ -84,6 +88,7 @@ impl Check {
             Check::Disk => "disk",
             Check::Nodes => "nodes",
             Check::Recheck => "recheck",
+            Check::RankServices => "rank_services",
             Check::Anomalies => "anomalies",
             Check::Changes => "changes",
         }
@@ -111,6 +116,7 @@ impl Check {
             Check::Disk => &["disk_filling"],
             Check::Nodes => &["disk_pressure"],
             Check::Recheck => &["symptom_recovered", "symptom_persists"],
+            Check::RankServices => &["service_anomaly"],
             Check::Anomalies => &["metric_anomaly"],
             Check::Changes => &["recent_change"],
         }
@@ -130,7 +136,7 @@ impl Check {
             Check::Pods | Check::Deployment | Check::Nodes => 0.8,
             Check::Logs => 1.2,
             Check::Git | Check::Changes => 2.5,
-            Check::Recheck | Check::Anomalies => 4.0,
+            Check::Recheck | Check::Anomalies | Check::RankServices => 4.0,
         }
     }
 
@@ -152,6 +158,7 @@ impl Check {
             Check::Nodes => "kubernetes.nodes",
             Check::Git | Check::Changes => "git.history",
             Check::Anomalies => "prometheus.correlate",
+            Check::RankServices => "prometheus.query_range",
         }
     }
 
@@ -168,6 +175,7 @@ impl Check {
             Check::NodeLoad => !f.service_nodes.is_empty(),
             Check::Services | Check::Database | Check::Disk | Check::Nodes | Check::Changes => true,
             Check::Anomalies => f.symptom.is_some() && f.namespace.is_some(),
+            Check::RankServices => f.namespace.is_some(),
         }
     }
 
@@ -212,6 +220,18 @@ impl Check {
                 args: json!({ "service": f.suspect().unwrap_or_default(), "limit": 10 }),
             },
             Check::Changes => ToolCall { tool: "git.history".into(), args: json!({ "limit": 5 }) },
+            Check::RankServices => {
+                let t = f.onset.timestamp();
+                ToolCall {
+                    tool: "prometheus.query_range".into(),
+                    args: json!({
+                        "query": crate::probes::service_rank::query(&ns),
+                        "start": t - 65 * 60,
+                        "end": t + 120,
+                        "step_secs": 60,
+                    }),
+                }
+            }
             Check::Anomalies => {
                 let t = f.onset.timestamp();
                 ToolCall {
@@ -277,6 +297,9 @@ impl Check {
             Check::Recheck => format!(
                 "{leading} Nothing we own explains it; a dependency's blip may heal by itself. Watching {} minutes before deciding, then looking at the symptom again.",
                 WATCH_SECS / 60
+            ),
+            Check::RankServices => format!(
+                "{leading} No playbook fits. Which service of {ns} moved most from its own hour before, right around the onset? Its pods' CPU, memory and latency against their baselines."
             ),
             Check::Anomalies => format!(
                 "{leading} No playbook fits. Ranking the series of {ns} by how strongly and how early they moved around the onset."

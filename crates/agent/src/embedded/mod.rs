@@ -87,6 +87,7 @@ pub struct EmbeddedReasoner {
     in_flight: Option<Check>,
     resolved: BTreeSet<String>,
     evidence: Vec<Evidence>,
+    suspects: Vec<pagerless_model::Suspect>,
     waited: bool,
     started: bool,
 }
@@ -101,6 +102,7 @@ impl EmbeddedReasoner {
             in_flight: None,
             resolved: BTreeSet::new(),
             evidence: Vec::new(),
+            suspects: Vec::new(),
             waited: false,
             started: false,
         }
@@ -351,6 +353,31 @@ impl EmbeddedReasoner {
             Check::Deployment => {
                 self.facts.deployment = serde_json::from_value::<DeploymentInfo>(data.clone()).ok();
             }
+            Check::RankServices => {
+                if let Ok(r) =
+                    serde_json::from_value::<pagerless_tools::prometheus::RangeResult>(data.clone())
+                {
+                    let onset = self.facts.onset.timestamp() as f64;
+                    self.suspects = probes::service_rank::rank(&r, onset);
+                    for (i, s) in self.suspects.iter().take(3).enumerate() {
+                        out.push(probes::evidence(
+                            "service_anomaly",
+                            s.service.clone(),
+                            format!(
+                                "#{} {} (score {:.1}, likely {}): {}",
+                                i + 1,
+                                s.service,
+                                s.score,
+                                s.fault_type.as_deref().unwrap_or("?"),
+                                s.evidence.join("; ")
+                            ),
+                            (s.score / probes::service_rank::ANOMALOUS / 2.0).clamp(0.1, 1.0),
+                            step,
+                            &[("score", serde_json::json!(s.score))],
+                        ));
+                    }
+                }
+            }
             Check::Anomalies => {
                 if let Ok(c) =
                     serde_json::from_value::<pagerless_tools::prometheus::Correlation>(data.clone())
@@ -497,11 +524,19 @@ impl Reasoner for EmbeddedReasoner {
             return self.conclude(best, p, &post);
         }
         // No playbook fits: the generic look before handing over.
-        if let Some(c) = [Check::Anomalies, Check::Changes]
+        if let Some(c) = [Check::RankServices, Check::Anomalies, Check::Changes]
             .into_iter()
             .find(|c| !self.done.contains(c) && c.ready(&self.facts) && available(*c))
         {
             return self.call(c, &post);
+        }
+        // A service stands out: name it, with the ranking, for a human to act on.
+        if let Some(top) = self
+            .suspects
+            .first()
+            .filter(|s| s.score >= probes::service_rank::NOTABLE)
+        {
+            return self.conclude_suspects(top.clone(), &post);
         }
         Next::Escalate {
             thought: format!(

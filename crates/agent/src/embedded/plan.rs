@@ -217,6 +217,56 @@ impl EmbeddedReasoner {
     }
 }
 
+impl EmbeddedReasoner {
+    /// Concludes with the ranked suspects when no playbook explains the
+    /// symptom but one service stands out: a diagnosis a human can act on,
+    /// with no mitigation of ours.
+    pub(super) fn conclude_suspects(
+        &self,
+        top: pagerless_model::Suspect,
+        post: &[(usize, f64)],
+    ) -> Next {
+        let kind = top.fault_type.clone().unwrap_or_else(|| "unknown".into());
+        let root_cause = format!(
+            "{} moved most from its own hour before, right at the onset (likely {kind}): {}",
+            top.service,
+            top.evidence.join("; ")
+        );
+        let runner_up = self.suspects.get(1).map_or(0.0, |s| s.score);
+        // Confidence grows with the lead over the next suspect.
+        let confidence =
+            (0.5 + (top.score - runner_up) / (2.0 * top.score.max(1.0))).clamp(0.5, 0.95);
+        Next::Conclude {
+            thought: format!(
+                "{} No playbook explains it, but {} stands out (score {:.1}, next {:.1}). Concluding: {root_cause}.",
+                self.leading(post),
+                top.service,
+                top.score,
+                runner_up
+            ),
+            diagnosis: Box::new(Diagnosis {
+                root_cause,
+                category: "service_anomaly".into(),
+                confidence,
+                evidence: self
+                    .evidence
+                    .iter()
+                    .filter(|e| e.probe == "service_anomaly")
+                    .cloned()
+                    .collect(),
+                culprit: None,
+                target: Some(Target {
+                    kind: TargetKind::Deployment,
+                    namespace: self.facts.namespace.clone(),
+                    name: top.service.clone(),
+                }),
+                suspects: self.suspects.clone(),
+            }),
+            plan: Plan::default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

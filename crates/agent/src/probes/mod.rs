@@ -17,6 +17,7 @@ pub mod memory_near_limit;
 pub mod node_contention;
 pub mod oom_killed;
 pub mod pool_saturated;
+pub mod service_rank;
 pub mod symptom;
 
 use std::collections::BTreeMap;
