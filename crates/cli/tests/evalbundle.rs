@@ -1,8 +1,9 @@
-//! `pagerless eval BUNDLE_DIR...` end to end: two Nezha cases imported from
-//! the fixture (a slice of the real data, see crates/bundle/tests/fixtures),
+//! `pagerless eval BUNDLE_DIR...` end to end: Nezha cases imported from the
+//! fixtures (slices of the real data, see crates/bundle/tests/fixtures),
 //! replayed through a real Prometheus (promtool backfill) and through the
-//! embedded store, and scored; the label never reaches the investigation (a
-//! decoy label changes the score, never the ranking).
+//! embedded store, and scored; the ranking's top entry is the faulty service
+//! for two CPU faults; the label never reaches the investigation (a decoy
+//! label changes the score, never the ranking).
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,10 +14,15 @@ use std::path::Path;
 use serde_json::Value;
 
 fn import(out: &Path) {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../bundle/tests/fixtures/nezha/ob-mini"
+    import_fixture("ob-mini", out);
+}
+
+fn import_fixture(name: &str, out: &Path) {
+    let fixture = format!(
+        "{}/../bundle/tests/fixtures/nezha/{name}",
+        env!("CARGO_MANIFEST_DIR")
     );
+    let fixture = fixture.as_str();
     let (ok, stdout, stderr) = support::run_cli(
         &["import", "nezha", fixture, "--out", out.to_str().unwrap()],
         &[],
@@ -82,10 +88,38 @@ fn bundles_replay_through_a_real_prometheus_and_are_scored() {
 }
 
 #[test]
+fn the_faulty_service_leads_the_ranking_through_a_real_prometheus() {
+    support::require_binary("promtool", "prometheus");
+    support::require_binary("prometheus", "prometheus");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundles");
+    import_fixture("ob-cpu", &out);
+    let report = eval(&out, &[]);
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2, "{report}");
+    for (name, service) in [
+        ("ob-cpu-0436-cartservice", "cartservice"),
+        ("ob-cpu-0535-emailservice", "emailservice"),
+    ] {
+        let case = cases
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {report}"));
+        assert_eq!(case["ranked"][0], service, "{case}");
+        assert_eq!(case["predicted_type"], "cpu", "{case}");
+    }
+    let overall = &report["overall"];
+    assert_eq!(overall["cases"], 2);
+    assert_eq!(overall["ac1"], 1.0, "{report}");
+    assert_eq!(overall["avg5"], 1.0, "{report}");
+    assert_eq!(overall["fault_type_accuracy"], 1.0, "{report}");
+}
+
+#[test]
 fn the_label_never_reaches_the_investigation() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundles");
-    import(&out);
+    import_fixture("ob-cpu", &out);
     let honest = eval(&out, &["--embedded"]);
     // A decoy label in every case: the rankings must not move.
     for entry in std::fs::read_dir(&out).unwrap() {
