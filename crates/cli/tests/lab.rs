@@ -482,6 +482,28 @@ fn wait_incident(
     )
 }
 
+/// Incident 1's audit log, once it holds an entry of `kind`.
+fn wait_audit(d: &str, lab: &Proc, serve: &Proc, kind: &str, what: &str) -> Vec<Value> {
+    wait_cli(
+        &[
+            "--data-dir",
+            d,
+            "audit",
+            "show",
+            "--incident",
+            "1",
+            "--json",
+        ],
+        lab,
+        serve,
+        what,
+        |v| {
+            let entries: Vec<Value> = serde_json::from_value(v).ok()?;
+            entries.iter().any(|e| e["kind"] == kind).then_some(entries)
+        },
+    )
+}
+
 /// Runs a `pagerless … --json` command until `pick` finds what it waits for
 /// in the output, for up to two minutes.
 fn wait_cli<T>(
@@ -1105,27 +1127,7 @@ async fn a_fix_the_validation_rejects_escalates_with_its_output() {
     )
     .expect("config");
     let (lab, serve, d) = serve_seed(dir.path(), Some(&config), &[]);
-    let entries: Vec<Value> = wait_cli(
-        &[
-            "--data-dir",
-            &d,
-            "audit",
-            "show",
-            "--incident",
-            "1",
-            "--json",
-        ],
-        &lab,
-        &serve,
-        "no summary",
-        |v| {
-            let entries: Vec<Value> = serde_json::from_value(v).ok()?;
-            entries
-                .iter()
-                .any(|e| e["kind"] == "summary")
-                .then_some(entries)
-        },
-    );
+    let entries = wait_audit(&d, &lab, &serve, "summary", "no summary");
     let failed = entries
         .iter()
         .find(|e| {
@@ -1244,26 +1246,12 @@ async fn serve_sends_the_notice_instead_of_a_page() {
     )
     .expect("config");
     let (lab, serve, d) = serve_seed(dir.path(), Some(&config), &[]);
-    let entries: Vec<Value> = wait_cli(
-        &[
-            "--data-dir",
-            &d,
-            "audit",
-            "show",
-            "--incident",
-            "1",
-            "--json",
-        ],
+    let entries = wait_audit(
+        &d,
         &lab,
         &serve,
+        "notification",
         "no notification delivered",
-        |v| {
-            let entries: Vec<Value> = serde_json::from_value(v).ok()?;
-            entries
-                .iter()
-                .any(|e| e["kind"] == "notification")
-                .then_some(entries)
-        },
     );
     let delivery = entries
         .iter()

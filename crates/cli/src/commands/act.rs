@@ -414,16 +414,17 @@ async fn audit(
 }
 
 /// A diagnosed incident, ready to act on.
-struct Diagnosed {
-    detail: pagerless_model::IncidentDetail,
-    diagnosis: pagerless_model::Diagnosis,
-    plan: pagerless_model::Plan,
-    verifier: PromVerifier,
+pub(super) struct Diagnosed {
+    pub(super) detail: pagerless_model::IncidentDetail,
+    pub(super) diagnosis: pagerless_model::Diagnosis,
+    pub(super) plan: pagerless_model::Plan,
+    /// Reads the plan's own check when it has one, else the alert's expression.
+    pub(super) verifier: PromVerifier,
 }
 
 impl Diagnosed {
     /// The incident and its latest investigation, when that ended in a diagnosis.
-    async fn load(
+    pub(super) async fn load(
         store: &dyn Store,
         toolbox: &Toolbox,
         incident: IncidentId,

@@ -343,24 +343,11 @@ async fn reconcile(
     let Some(incident) = pr.incidents.first().copied() else {
         return Ok(pr);
     };
-    let detail = store
-        .incident(incident)
-        .await?
-        .with_context(|| format!("no incident {incident}"))?;
-    let expr = store
-        .investigations(incident)
-        .await?
-        .pop()
-        .and_then(|inv| match inv.outcome {
-            pagerless_model::Outcome::Diagnosed { plan, .. } => plan.verify,
-            pagerless_model::Outcome::Escalated { .. } => None,
-        })
-        .or_else(|| pagerless_agent::AlertContext::from_incident(&detail).and_then(|a| a.symptom))
-        .unwrap_or_default();
-    let verifier = super::act::PromVerifier {
-        toolbox: acting.toolbox.clone(),
-        expr,
+    // Pull requests come from diagnoses; the same check verifies recovery.
+    let Some(ctx) = super::act::Diagnosed::load(store, &acting.toolbox, incident).await? else {
+        return Ok(pr);
     };
+    let (detail, verifier) = (ctx.detail, ctx.verifier);
     let i = &detail.incident;
     let scope = scope_of(
         i.environment.as_str(),

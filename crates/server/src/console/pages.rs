@@ -14,7 +14,7 @@ use pagerless_model::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::chart::{Chart, Marker, render, split_threshold};
+use super::chart::{Chart, Marker, esc, render, split_threshold};
 use super::session::{COOKIE, Console};
 use crate::AppState;
 
@@ -44,12 +44,6 @@ impl From<pagerless_store::StoreError> for PageError {
     fn from(e: pagerless_store::StoreError) -> Self {
         PageError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
     }
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn page(t: impl Template) -> Result<Response, PageError> {
