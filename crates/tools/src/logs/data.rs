@@ -23,3 +23,111 @@ pub struct Match {
     /// The text.
     pub text: String,
 }
+
+/// `logs.patterns`: each source's log shape around a time, against its own past.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LogPatterns {
+    /// The reference time (the alert's onset), RFC 3339.
+    pub at: String,
+    /// The current window, `[at - before_secs, at + after_secs]`.
+    pub current: TimeWindow,
+    /// The baseline window, `[at - baseline_secs, at - gap_secs)`, split in
+    /// 5-minute buckets.
+    pub baseline: TimeWindow,
+    /// One entry per source read, by name.
+    pub sources: Vec<SourceShape>,
+    /// Sources that could not be read, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableSource>,
+}
+
+/// A time window, RFC 3339 bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TimeWindow {
+    /// The start.
+    pub start: String,
+    /// The end.
+    pub end: String,
+}
+
+/// One source's shape in the current window against its baseline.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SourceShape {
+    /// The source's name.
+    pub source: String,
+    /// Counts in the current window.
+    pub current: CurrentShape,
+    /// Counts in the baseline window.
+    pub baseline: BaselineShape,
+    /// Baseline errors per minute with lines: the median over the baseline's
+    /// non-empty buckets.
+    pub error_rate_per_min: f64,
+    /// Baseline rare spans per minute with lines: the median over the
+    /// baseline's non-empty buckets.
+    pub rare_span_rate_per_min: f64,
+    /// `(errors - expected) / sqrt(expected + 1)`, expected being
+    /// `error_rate_per_min` times the current minutes with lines.
+    pub error_z: f64,
+    /// The same for rare spans.
+    pub rare_z: f64,
+    /// The most frequent rare span patterns of the current window, errors first.
+    pub new_patterns: Vec<NewPattern>,
+}
+
+/// A source's counts in the current window.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CurrentShape {
+    /// Timestamped lines (continuation lines are part of the line before).
+    pub lines: u64,
+    /// Lines at ERROR, CRITICAL or FATAL.
+    pub errors: u64,
+    /// Lines at WARN (WARNING).
+    pub warnings: u64,
+    /// Spans that start in the window (a line without a span id is its own span).
+    pub spans: u64,
+    /// Of those, spans whose pattern is rare in the baseline.
+    pub rare_spans: u64,
+    /// Distinct minutes with at least one line.
+    pub minutes: u64,
+}
+
+/// A source's counts in the baseline window.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BaselineShape {
+    /// Timestamped lines.
+    pub lines: u64,
+    /// Lines at ERROR, CRITICAL or FATAL.
+    pub errors: u64,
+    /// Spans whose pattern is rare in the baseline itself.
+    pub rare_spans: u64,
+    /// Distinct minutes with at least one line.
+    pub minutes: u64,
+    /// 5-minute buckets with at least one line of this source; 0 means there
+    /// is no baseline, every pattern counts as rare and the z-scores mean little.
+    pub buckets: u64,
+}
+
+/// A rare span pattern seen in the current window.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NewPattern {
+    /// The span's templates (level and logger/location), sorted, joined by `|`.
+    pub pattern: String,
+    /// Spans with this pattern in the current window.
+    pub count: u64,
+    /// The most severe level among its lines (`ERROR`, `WARN`, `INFO`, ...;
+    /// empty when no line has a level).
+    pub level: String,
+    /// In how many baseline buckets the pattern appeared (0: never before).
+    pub baseline_buckets: u64,
+    /// A current line of the pattern's most severe template, cut to 300 characters.
+    pub example: String,
+}
+
+/// A source that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UnreadableSource {
+    /// The source's name.
+    pub source: String,
+    /// Why.
+    pub error: String,
+}

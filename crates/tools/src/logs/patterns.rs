@@ -1,0 +1,1400 @@
+//! `logs.patterns`: how each source's log *shape* around a time compares with
+//! its own past, the "new exceptions / log pattern change" signal.
+//!
+//! A line's template is its level and the token after it (the logger or
+//! code location, `ERROR c.s.ContactsServiceImpl#37`); lines sharing a span id
+//! form a span whose pattern is the sorted set of their templates, and a line
+//! without a span id is a span of its own. The baseline, `[at - baseline_secs,
+//! at - gap_secs)`, is cut in 5-minute buckets; a pattern is rare when it
+//! appears in fewer than 30% of the source's buckets with lines. The current
+//! window, `[at - before_secs, at + after_secs]`, is then scored by its errors
+//! and rare spans against the baseline's per-minute rates.
+//!
+//! Files are streamed once; only lines inside the two windows are kept, as
+//! per-span template sets. Lines without a timestamp (stack traces) belong to
+//! the line before and are not counted.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use pagerless_model::Observation;
+use regex::bytes::Regex;
+
+use super::config::LogsConfig;
+use super::data::{
+    BaselineShape, CurrentShape, LogPatterns, NewPattern, SourceShape, TimeWindow, UnreadableSource,
+};
+use super::files::resolve;
+use super::timestamp::leading_time_end;
+use crate::{Tool, ToolError};
+
+const TOOL: &str = "logs.patterns";
+/// The baseline's bucket width.
+const BUCKET_MS: i64 = 300_000;
+/// A pattern seen in fewer than this share (percent) of the buckets is rare.
+const RARE_PERCENT: u64 = 30;
+/// How many tokens after the timestamp may hold the level.
+const LEVEL_TOKENS: usize = 6;
+/// Templates (a location, or a message without one) are cut to this many characters.
+const TEMPLATE_CHARS: usize = 80;
+/// The level and location are looked for in a line's first this many bytes.
+const HEAD_BYTES: usize = 1024;
+/// Example lines are cut to this many characters.
+const EXAMPLE_CHARS: usize = 300;
+/// The most example patterns a caller may ask for per source.
+const MAX_TOP: u64 = 50;
+/// The longest window a caller may ask for: a year.
+const MAX_SECS: f64 = 366.0 * 86_400.0;
+/// A z-score from which a source is named in the summary.
+const NOTABLE_Z: f64 = 3.0;
+/// The most sources the summary names.
+const SUMMARY_SOURCES: usize = 3;
+
+/// The key of `span_id=X`, `SpanID: X`, `spanId=X`, `"span_id":"X"`; the
+/// rest is checked by hand, which is faster on long lines.
+static SPAN_KEY: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i-u)span[_-]?id").ok());
+
+/// `logs.patterns`: log shape changes of configured sources around a time.
+#[derive(Debug, Clone)]
+pub struct Patterns {
+    config: Arc<LogsConfig>,
+}
+
+fn bad(message: impl Into<String>) -> ToolError {
+    ToolError::BadArguments {
+        tool: TOOL.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// A line's level, least severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Level {
+    None,
+    Trace,
+    Debug,
+    Info,
+    Notice,
+    Warn,
+    Error,
+    Critical,
+    Fatal,
+}
+
+/// Level words anywhere in the level's position.
+const LEVEL_WORDS: [(&str, Level); 8] = [
+    ("ERROR", Level::Error),
+    ("WARN", Level::Warn),
+    ("WARNING", Level::Warn),
+    ("INFO", Level::Info),
+    ("DEBUG", Level::Debug),
+    ("TRACE", Level::Trace),
+    ("FATAL", Level::Fatal),
+    ("CRITICAL", Level::Critical),
+];
+
+/// Level words only in brackets (nginx's `[crit]`) or as `level=` values.
+const QUALIFIED_LEVEL_WORDS: [(&str, Level); 6] = [
+    ("ERR", Level::Error),
+    ("CRIT", Level::Critical),
+    ("EMERG", Level::Fatal),
+    ("ALERT", Level::Fatal),
+    ("PANIC", Level::Fatal),
+    ("NOTICE", Level::Notice),
+];
+
+/// Keys whose value is a level (`level=error`).
+const LEVEL_KEYS: [&str; 6] = [
+    "level",
+    "lvl",
+    "severity",
+    "loglevel",
+    "levelname",
+    "log.level",
+];
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::None => "",
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Notice => "NOTICE",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+            Level::Critical => "CRITICAL",
+            Level::Fatal => "FATAL",
+        }
+    }
+
+    fn is_error(self) -> bool {
+        self >= Level::Error
+    }
+
+    /// 2 for errors, 1 for warnings, 0 for the rest.
+    fn class(self) -> u8 {
+        match self {
+            l if l.is_error() => 2,
+            Level::Warn => 1,
+            _ => 0,
+        }
+    }
+
+    fn word(word: &str, qualified: bool) -> Option<Level> {
+        let plain = LEVEL_WORDS.iter();
+        let extra = QUALIFIED_LEVEL_WORDS.iter().filter(|_| qualified);
+        plain
+            .chain(extra)
+            .find(|(w, _)| w.eq_ignore_ascii_case(word))
+            .map(|(_, l)| *l)
+    }
+}
+
+fn not_alphanumeric(c: char) -> bool {
+    !c.is_ascii_alphanumeric()
+}
+
+/// The level a token names: `ERROR`, `[error]`, `level=error`, `"level":"error"`.
+fn token_level(token: &str) -> Option<Level> {
+    let bracketed = token.starts_with(['[', '<', '(']);
+    let core = token.trim_matches(not_alphanumeric);
+    if core.is_empty() {
+        return None;
+    }
+    if let Some(split) = core.find(['=', ':']) {
+        let key = core[..split].trim_matches(not_alphanumeric);
+        if !LEVEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            return None;
+        }
+        let value = core[split + 1..].trim_start_matches(not_alphanumeric);
+        let end = value.find(not_alphanumeric).unwrap_or(value.len());
+        return Level::word(&value[..end], true);
+    }
+    Level::word(core, bracketed)
+}
+
+/// `16:42:10.175`: a second time of day after the leading stamp.
+fn is_time_of_day(token: &str) -> bool {
+    let (clock, fraction) = match token.split_once(['.', ',']) {
+        Some((c, f)) => (c, Some(f)),
+        None => (token, None),
+    };
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let mut parts = clock.split(':');
+    (0..3).all(|_| parts.next().is_some_and(|p| digits(p, 2)))
+        && parts.next().is_none()
+        && fraction.is_none_or(|f| digits(f, 9))
+}
+
+/// Whether a token is an id or a number rather than a name: digits (with
+/// separators), a UUID, or a hex id of at least 8 characters.
+fn is_variable(token: &str) -> bool {
+    let core = token.trim_matches(not_alphanumeric);
+    let core = core
+        .strip_prefix("0x")
+        .or_else(|| core.strip_prefix("0X"))
+        .unwrap_or(core);
+    if !core.bytes().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let numeric = core
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b".,:-_/+%#".contains(&b));
+    let hex = core.len() >= 8 && core.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    numeric || hex
+}
+
+/// Appends `text` cut to `max` characters.
+fn push_cut(out: &mut String, text: &str, max: usize) {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => out.push_str(&text[..at]),
+        None => out.push_str(text),
+    }
+}
+
+/// Appends `text` with every run of digits as `<*>`, up to `max` characters in all.
+fn push_masked(out: &mut String, text: &str, max: usize) {
+    let mut written = 0;
+    let mut in_digits = false;
+    for c in text.chars() {
+        if written >= max {
+            break;
+        }
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push_str("<*>");
+                written += 3;
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            written += 1;
+            in_digits = false;
+        }
+    }
+}
+
+/// The first `HEAD_BYTES` of a line as text: all a template needs, without
+/// checking the whole (possibly long) line.
+fn utf8_head(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let head = &bytes[..bytes.len().min(HEAD_BYTES)];
+    match std::str::from_utf8(head) {
+        Ok(text) => text.into(),
+        // Cut inside a character: up to it.
+        Err(e) if e.error_len().is_none() => String::from_utf8_lossy(&head[..e.valid_up_to()]),
+        Err(_) => String::from_utf8_lossy(head),
+    }
+}
+
+/// Writes the template of a line's text after its leading stamp into `out`
+/// and returns its level.
+fn template_into(rest: &str, out: &mut String) -> Level {
+    out.clear();
+    let mut tokens = rest.split_ascii_whitespace();
+    let mut probe = tokens.clone();
+    if probe.next().is_some_and(is_time_of_day) {
+        tokens = probe;
+    }
+    let mut level = Level::None;
+    let mut level_index = None;
+    let mut after = tokens.clone();
+    let mut probe = tokens.clone();
+    for index in 0..LEVEL_TOKENS {
+        let Some(token) = probe.next() else { break };
+        if let Some(found) = token_level(token) {
+            level = found;
+            level_index = Some(index);
+            after = probe;
+            break;
+        }
+    }
+    out.push_str(level.as_str());
+    let location = after.find(|t| t.chars().any(char::is_alphanumeric));
+    if let Some(location) = location {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let trimmed = location.trim_end_matches([':', ',', ';']);
+        if is_variable(trimmed) {
+            out.push_str("<*>");
+        } else {
+            push_cut(out, trimmed, TEMPLATE_CHARS);
+        }
+        return level;
+    }
+    // Nothing follows the level: the message (without it) stands for the location.
+    let mut message = String::new();
+    for (index, token) in tokens.enumerate() {
+        if Some(index) == level_index {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push(' ');
+        }
+        message.push_str(token);
+        if message.len() > 4 * TEMPLATE_CHARS {
+            break;
+        }
+    }
+    if !message.is_empty() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        push_masked(out, &message, TEMPLATE_CHARS);
+    }
+    level
+}
+
+/// The span id a line carries, if any (all zeros and `null` are none): the
+/// first `\bspan[_-]?id["']?\s*[:=]\s*["']?([0-9A-Za-z_-]+)`, case aside.
+fn span_id(text: &[u8]) -> Option<&[u8]> {
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let is_id = |b: u8| is_word(b) || b == b'-';
+    let skip = |at: &mut usize, what: &dyn Fn(u8) -> bool, most: usize| {
+        let mut n = 0;
+        while n < most && text.get(*at).copied().is_some_and(what) {
+            *at += 1;
+            n += 1;
+        }
+    };
+    let found = SPAN_KEY.as_ref()?.find_iter(text).find_map(|key| {
+        if key.start() > 0 && is_word(text[key.start() - 1]) {
+            return None;
+        }
+        let mut at = key.end();
+        let quote = |b: u8| b == b'"' || b == b'\'';
+        skip(&mut at, &quote, 1);
+        skip(&mut at, &|b: u8| b.is_ascii_whitespace(), usize::MAX);
+        if !matches!(text.get(at), Some(b':' | b'=')) {
+            return None;
+        }
+        at += 1;
+        skip(&mut at, &|b: u8| b.is_ascii_whitespace(), usize::MAX);
+        skip(&mut at, &quote, 1);
+        let start = at;
+        skip(&mut at, &is_id, usize::MAX);
+        (at > start).then(|| &text[start..at])
+    })?;
+    let meaningless = found.iter().all(|b| matches!(b, b'0' | b'-' | b'_'))
+        || found.eq_ignore_ascii_case(b"null")
+        || found.eq_ignore_ascii_case(b"none");
+    (!meaningless).then_some(found)
+}
+
+/// The windows, in unix milliseconds: current `[cur_start, cur_end]`,
+/// baseline `[base_start, base_end)`, which ends before the current one starts.
+#[derive(Debug, Clone, Copy)]
+struct Windows {
+    cur_start: i64,
+    cur_end: i64,
+    base_start: i64,
+    base_end: i64,
+}
+
+/// A span's first time and its templates (sorted ids).
+struct Span {
+    first: i64,
+    templates: Vec<u32>,
+}
+
+/// A baseline bucket of one source.
+#[derive(Default)]
+struct Bucket {
+    errors: u64,
+    rare_spans: u64,
+    minutes: HashSet<i64>,
+}
+
+/// What one source's lines inside the windows come to, while streaming.
+#[derive(Default)]
+struct Scan {
+    template_ids: HashMap<String, u32>,
+    template_names: Vec<String>,
+    template_levels: Vec<Level>,
+    /// Baseline lines per template, to pick the least familiar one as example.
+    template_baseline_lines: Vec<u64>,
+    spans: HashMap<Box<[u8]>, Span>,
+    /// Lines without a span id: (time, template).
+    singles: Vec<(i64, u32)>,
+    current: CurrentShape,
+    current_minutes: HashSet<i64>,
+    baseline_lines: u64,
+    baseline_errors: u64,
+    baseline_minutes: HashSet<i64>,
+    buckets: BTreeMap<i64, Bucket>,
+    /// The first current line of each template.
+    examples: HashMap<u32, String>,
+}
+
+impl Scan {
+    fn template_id(&mut self, template: &str, level: Level) -> u32 {
+        if let Some(id) = self.template_ids.get(template) {
+            return *id;
+        }
+        let id = self.template_names.len() as u32;
+        self.template_ids.insert(template.to_owned(), id);
+        self.template_names.push(template.to_owned());
+        self.template_levels.push(level);
+        self.template_baseline_lines.push(0);
+        id
+    }
+
+    /// Streams one file.
+    fn file(&mut self, path: &Path, windows: Windows) -> std::io::Result<()> {
+        let mut reader = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+        let mut raw = Vec::new();
+        let mut template = String::new();
+        // Lines come mostly in time order: skip re-inserting the same minute.
+        let mut last_current_minute = None;
+        let mut last_baseline_minute = None;
+        loop {
+            raw.clear();
+            if reader.read_until(b'\n', &mut raw)? == 0 {
+                return Ok(());
+            }
+            let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            // Lines without a stamp continue the line before: not lines of their own.
+            let Some((time, end)) = leading_time_end(line) else {
+                continue;
+            };
+            let ms = time.timestamp_millis();
+            let current = (windows.cur_start..=windows.cur_end).contains(&ms);
+            let baseline = (windows.base_start..windows.base_end).contains(&ms);
+            if !current && !baseline {
+                continue;
+            }
+            let rest = &line[end..];
+            let level = template_into(&utf8_head(rest), &mut template);
+            let id = self.template_id(&template, level);
+            let minute = ms.div_euclid(60_000);
+            if current {
+                self.current.lines += 1;
+                self.current.errors += u64::from(level.is_error());
+                self.current.warnings += u64::from(level == Level::Warn);
+                if last_current_minute != Some(minute) {
+                    self.current_minutes.insert(minute);
+                    last_current_minute = Some(minute);
+                }
+                self.examples.entry(id).or_insert_with(|| {
+                    let mut example = String::new();
+                    push_cut(&mut example, &String::from_utf8_lossy(line), EXAMPLE_CHARS);
+                    example
+                });
+            } else {
+                self.baseline_lines += 1;
+                self.baseline_errors += u64::from(level.is_error());
+                if let Some(n) = self.template_baseline_lines.get_mut(id as usize) {
+                    *n += 1;
+                }
+                let index = (ms - windows.base_start) / BUCKET_MS;
+                let bucket = self.buckets.entry(index).or_default();
+                bucket.errors += u64::from(level.is_error());
+                if last_baseline_minute != Some((index, minute)) {
+                    bucket.minutes.insert(minute);
+                    self.baseline_minutes.insert(minute);
+                    last_baseline_minute = Some((index, minute));
+                }
+            }
+            match span_id(rest) {
+                Some(span) => match self.spans.get_mut(span) {
+                    Some(found) => {
+                        found.first = found.first.min(ms);
+                        if let Err(at) = found.templates.binary_search(&id) {
+                            found.templates.insert(at, id);
+                        }
+                    }
+                    None => {
+                        self.spans.insert(
+                            span.into(),
+                            Span {
+                                first: ms,
+                                templates: vec![id],
+                            },
+                        );
+                    }
+                },
+                None => self.singles.push((ms, id)),
+            }
+        }
+    }
+
+    /// The source's shape, from what was streamed.
+    fn finish(mut self, source: &str, windows: Windows, top: usize) -> SourceShape {
+        // Every span as (first time, pattern id).
+        let mut pattern_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut patterns: Vec<Vec<u32>> = Vec::new();
+        let mut intern = |templates: Vec<u32>| -> u32 {
+            if let Some(id) = pattern_ids.get(&templates) {
+                return *id;
+            }
+            let id = patterns.len() as u32;
+            patterns.push(templates.clone());
+            pattern_ids.insert(templates, id);
+            id
+        };
+        let mut spans: Vec<(i64, u32)> = Vec::with_capacity(self.spans.len() + self.singles.len());
+        for span in std::mem::take(&mut self.spans).into_values() {
+            spans.push((span.first, intern(span.templates)));
+        }
+        for (ms, template) in std::mem::take(&mut self.singles) {
+            spans.push((ms, intern(vec![template])));
+        }
+
+        // In how many baseline buckets each pattern appears.
+        let bucket_of = |ms: i64| (ms - windows.base_start) / BUCKET_MS;
+        let is_baseline = |ms: i64| (windows.base_start..windows.base_end).contains(&ms);
+        let mut seen: Vec<(u32, i64)> = spans
+            .iter()
+            .filter(|(ms, _)| is_baseline(*ms))
+            .map(|(ms, p)| (*p, bucket_of(*ms)))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        let mut buckets_seen = vec![0u64; patterns.len()];
+        for (pattern, _) in &seen {
+            buckets_seen[*pattern as usize] += 1;
+        }
+        let buckets = self.buckets.len() as u64;
+        // Without a baseline every pattern is rare (and `buckets: 0` says so).
+        let rare = |pattern: u32| {
+            buckets == 0 || buckets_seen[pattern as usize] * 100 < RARE_PERCENT * buckets
+        };
+
+        let mut baseline_rare = 0;
+        let mut current_rare: HashMap<u32, u64> = HashMap::new();
+        for (ms, pattern) in &spans {
+            if is_baseline(*ms) {
+                if rare(*pattern) {
+                    baseline_rare += 1;
+                    if let Some(bucket) = self.buckets.get_mut(&bucket_of(*ms)) {
+                        bucket.rare_spans += 1;
+                    }
+                }
+            } else {
+                self.current.spans += 1;
+                if rare(*pattern) {
+                    self.current.rare_spans += 1;
+                    *current_rare.entry(*pattern).or_default() += 1;
+                }
+            }
+        }
+
+        let per_minute = |count: fn(&Bucket) -> u64| {
+            median(
+                self.buckets
+                    .values()
+                    .map(|b| count(b) as f64 / b.minutes.len().max(1) as f64)
+                    .collect(),
+            )
+        };
+        let error_rate = per_minute(|b| b.errors);
+        let rare_rate = per_minute(|b| b.rare_spans);
+        self.current.minutes = self.current_minutes.len() as u64;
+        let minutes = self.current.minutes as f64;
+        let z = |observed: u64, rate: f64| {
+            let expected = rate * minutes;
+            (observed as f64 - expected) / (expected + 1.0).sqrt()
+        };
+        let error_z = z(self.current.errors, error_rate);
+        let rare_z = z(self.current.rare_spans, rare_rate);
+
+        let level_of = |pattern: u32| {
+            patterns[pattern as usize]
+                .iter()
+                .map(|t| self.template_levels[*t as usize])
+                .max()
+                .unwrap_or(Level::None)
+        };
+        let mut ranked: Vec<(u32, u64, Level)> = current_rare
+            .into_iter()
+            .map(|(p, n)| (p, n, level_of(p)))
+            .collect();
+        let name_of = |pattern: u32| {
+            let mut names: Vec<&str> = patterns[pattern as usize]
+                .iter()
+                .map(|t| self.template_names[*t as usize].as_str())
+                .collect();
+            names.sort_unstable();
+            names.join("|")
+        };
+        ranked
+            .sort_by_cached_key(|(p, n, level)| (Reverse(level.class()), Reverse(*n), name_of(*p)));
+        let new_patterns = ranked
+            .into_iter()
+            .take(top)
+            .map(|(pattern, count, level)| {
+                // The most severe, least familiar template shows what is new.
+                let example = patterns[pattern as usize]
+                    .iter()
+                    .max_by_key(|t| {
+                        (
+                            self.template_levels[**t as usize],
+                            Reverse(self.template_baseline_lines[**t as usize]),
+                        )
+                    })
+                    .and_then(|t| self.examples.get(t))
+                    .cloned()
+                    .unwrap_or_default();
+                NewPattern {
+                    pattern: name_of(pattern),
+                    count,
+                    level: level.as_str().to_owned(),
+                    baseline_buckets: buckets_seen[pattern as usize],
+                    example,
+                }
+            })
+            .collect();
+
+        SourceShape {
+            source: source.to_owned(),
+            current: self.current,
+            baseline: BaselineShape {
+                lines: self.baseline_lines,
+                errors: self.baseline_errors,
+                rare_spans: baseline_rare,
+                minutes: self.baseline_minutes.len() as u64,
+                buckets,
+            },
+            error_rate_per_min: round(error_rate, 3),
+            rare_span_rate_per_min: round(rare_rate, 3),
+            error_z: round(error_z, 2),
+            rare_z: round(rare_z, 2),
+            new_patterns,
+        }
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+fn round(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (value * scale).round() / scale
+}
+
+/// Reads one source's files and scores them.
+fn shape(
+    source: &str,
+    spec: &str,
+    windows: Windows,
+    top: usize,
+) -> std::io::Result<(usize, SourceShape)> {
+    let files = resolve(spec)?;
+    let mut scan = Scan::default();
+    for file in &files {
+        scan.file(file, windows)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", file.display())))?;
+    }
+    Ok((files.len(), scan.finish(source, windows, top)))
+}
+
+fn rfc3339(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// `at`: RFC 3339 or unix seconds; default now.
+fn parse_at(value: Option<&serde_json::Value>) -> Result<DateTime<Utc>, ToolError> {
+    let invalid = |shown: &str| {
+        bad(format!(
+            "`at` must be an RFC 3339 time (2023-01-29T08:45:04Z) or unix seconds, not {shown}"
+        ))
+    };
+    let from_secs = |secs: f64| {
+        (secs.is_finite() && secs.abs() < 1e11)
+            .then(|| DateTime::from_timestamp_millis((secs * 1000.0).round() as i64))
+            .flatten()
+    };
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(Utc::now()),
+        Some(serde_json::Value::String(s)) => {
+            let s = s.trim();
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(from_secs))
+                .ok_or_else(|| invalid(&format!("`{s}`")))
+        }
+        Some(serde_json::Value::Number(n)) => n
+            .as_f64()
+            .and_then(from_secs)
+            .ok_or_else(|| invalid(&n.to_string())),
+        Some(other) => Err(invalid(&other.to_string())),
+    }
+}
+
+/// A non-negative number of seconds, as milliseconds.
+fn parse_secs(args: &serde_json::Value, key: &str, default: i64) -> Result<i64, ToolError> {
+    match args.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(default * 1000),
+        Some(v) => match v.as_f64() {
+            Some(s) if s.is_finite() && (0.0..=MAX_SECS).contains(&s) => {
+                Ok((s * 1000.0).round() as i64)
+            }
+            _ => Err(bad(format!(
+                "`{key}` must be a number of seconds from 0 to {MAX_SECS:.0}, not {v}"
+            ))),
+        },
+    }
+}
+
+/// The window bounds: current `[at - before, at + after]`, baseline
+/// `[at - baseline, at - gap)` cut back to end where the current one starts.
+fn windows(at: DateTime<Utc>, args: &serde_json::Value) -> Result<Windows, ToolError> {
+    let before = parse_secs(args, "before_secs", 240)?;
+    let after = parse_secs(args, "after_secs", 60)?;
+    let baseline = parse_secs(args, "baseline_secs", 3600)?;
+    let gap = parse_secs(args, "gap_secs", 600)?;
+    if baseline <= gap {
+        return Err(bad(format!(
+            "`baseline_secs` ({} s) must be greater than `gap_secs` ({} s): the baseline is [at - baseline_secs, at - gap_secs)",
+            baseline / 1000,
+            gap / 1000
+        )));
+    }
+    let at = at.timestamp_millis();
+    let windows = Windows {
+        cur_start: at - before,
+        cur_end: at + after,
+        base_start: at - baseline,
+        base_end: (at - gap).min(at - before),
+    };
+    if windows.base_end <= windows.base_start {
+        return Err(bad(format!(
+            "the baseline [at - {} s, at - {} s) lies inside the current window [at - {} s, at + {} s]: make `baseline_secs` larger than `before_secs`",
+            baseline / 1000,
+            gap / 1000,
+            before / 1000,
+            after / 1000
+        )));
+    }
+    Ok(windows)
+}
+
+impl Patterns {
+    /// The tool over `config`'s sources.
+    pub fn new(config: &LogsConfig) -> Patterns {
+        Patterns {
+            config: Arc::new(config.clone()),
+        }
+    }
+
+    /// The sources to read: `sources`, or every configured one.
+    fn sources(&self, args: &serde_json::Value) -> Result<Vec<(String, String)>, ToolError> {
+        let known = || {
+            let names: Vec<&str> = self.config.sources.keys().map(String::as_str).collect();
+            if names.is_empty() {
+                "none configured".to_owned()
+            } else {
+                names.join(", ")
+            }
+        };
+        let names: Vec<String> = match args.get("sources") {
+            None | Some(serde_json::Value::Null) => self.config.sources.keys().cloned().collect(),
+            Some(serde_json::Value::Array(items)) => {
+                let mut names = Vec::new();
+                for item in items {
+                    let Some(name) = item.as_str() else {
+                        return Err(bad(format!(
+                            "`sources` must be an array of source names, not {item}"
+                        )));
+                    };
+                    if !self.config.sources.contains_key(name) {
+                        return Err(bad(format!(
+                            "no log source `{name}`; the sources are: {}",
+                            known()
+                        )));
+                    }
+                    names.push(name.to_owned());
+                }
+                names.sort();
+                names.dedup();
+                names
+            }
+            Some(other) => {
+                return Err(bad(format!(
+                    "`sources` must be an array of source names, not {other}"
+                )));
+            }
+        };
+        if names.is_empty() {
+            return Err(bad(format!(
+                "no source to read; the sources are: {}",
+                known()
+            )));
+        }
+        Ok(names
+            .into_iter()
+            .filter_map(|n| self.config.sources.get(&n).map(|spec| (n, spec.clone())))
+            .collect())
+    }
+}
+
+/// The one-line summary: the sources whose z-scores stand out, the rest quiet.
+fn summary(data: &LogPatterns) -> String {
+    let score = |s: &SourceShape| s.error_z.max(s.rare_z);
+    let mut notable: Vec<&SourceShape> = data
+        .sources
+        .iter()
+        .filter(|s| score(s) >= NOTABLE_Z && (s.current.errors > 0 || s.current.rare_spans > 0))
+        .collect();
+    // Sources with a baseline first: without one every pattern is "rare".
+    notable.sort_by(|a, b| {
+        (b.baseline.buckets > 0)
+            .cmp(&(a.baseline.buckets > 0))
+            .then(score(b).total_cmp(&score(a)))
+    });
+    let quiet = data.sources.len() - notable.len();
+    let others = |n: usize| format!("{n} source{}", if n == 1 { "" } else { "s" });
+    if notable.is_empty() {
+        let lines: u64 = data.sources.iter().map(|s| s.current.lines).sum();
+        let largest = data
+            .sources
+            .iter()
+            .max_by(|a, b| score(a).total_cmp(&score(b)))
+            .map(|s| format!("; largest z {:.1} ({})", score(s), s.source))
+            .unwrap_or_default();
+        return format!(
+            "no log pattern change around {}: {} quiet ({lines} lines in the current window){largest}",
+            data.at,
+            others(quiet)
+        );
+    }
+    let mut parts: Vec<String> = notable
+        .iter()
+        .take(SUMMARY_SOURCES)
+        .map(|s| {
+            let mut part = format!(
+                "{}: {} span{} of rare patterns (z={:.1}), {} error{} (z={:.1})",
+                s.source,
+                s.current.rare_spans,
+                if s.current.rare_spans == 1 { "" } else { "s" },
+                s.rare_z,
+                s.current.errors,
+                if s.current.errors == 1 { "" } else { "s" },
+                s.error_z
+            );
+            if s.baseline.buckets == 0 {
+                part.push_str(" (no baseline)");
+            }
+            if let Some(first) = s.new_patterns.first() {
+                part.push_str(", e.g. ");
+                push_cut(&mut part, &first.pattern, 100);
+            }
+            part
+        })
+        .collect();
+    let more = notable.len().saturating_sub(SUMMARY_SOURCES);
+    if more > 0 {
+        parts.push(format!("{} more changed", others(more)));
+    }
+    if quiet > 0 {
+        parts.push(format!(
+            "{} other{} quiet",
+            quiet,
+            if quiet == 1 { "" } else { "s" }
+        ));
+    }
+    parts.join("; ")
+}
+
+#[async_trait]
+impl Tool for Patterns {
+    fn name(&self) -> &'static str {
+        TOOL
+    }
+
+    fn description(&self) -> &'static str {
+        "Compares each configured log source's shape around a time (e.g. an alert's onset) with its own past hour: error lines and rare or never-seen span patterns (level + logger/location per line, grouped by span id), with z-scores and examples of the new patterns. Shows which service started logging new exceptions."
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        let sources: Vec<&String> = self.config.sources.keys().collect();
+        serde_json::json!({
+            "type": "object",
+            "properties": {
+                "at": {"type": ["string", "number"], "description": "the reference time (the alert's onset): RFC 3339 or unix seconds; default now"},
+                "before_secs": {"type": "number", "description": "the current window starts this long before `at`; default 240"},
+                "after_secs": {"type": "number", "description": "the current window ends this long after `at`; default 60"},
+                "baseline_secs": {"type": "number", "description": "the baseline starts this long before `at`; default 3600"},
+                "gap_secs": {"type": "number", "description": "the baseline ends this long before `at` (and no later than the current window's start); default 600"},
+                "sources": {"type": "array", "items": {"type": "string", "enum": sources}, "description": "default: every source"},
+                "top": {"type": "integer", "description": format!("example new patterns per source; default 5, at most {MAX_TOP}")}
+            }
+        })
+    }
+
+    async fn call(&self, args: &serde_json::Value) -> Result<Observation, ToolError> {
+        let at = parse_at(args.get("at"))?;
+        let windows = windows(at, args)?;
+        let top = match args.get("top") {
+            None | Some(serde_json::Value::Null) => 5,
+            Some(v) => match v.as_u64() {
+                Some(n) if n <= MAX_TOP => n as usize,
+                _ => {
+                    return Err(bad(format!(
+                        "`top` must be an integer from 0 to {MAX_TOP}, not {v}"
+                    )));
+                }
+            },
+        };
+        let sources = self.sources(args)?;
+
+        let tasks: Vec<_> = sources
+            .iter()
+            .map(|(name, spec)| {
+                let (name, spec) = (name.clone(), spec.clone());
+                tokio::task::spawn_blocking(move || shape(&name, &spec, windows, top))
+            })
+            .collect();
+        let mut data = LogPatterns {
+            at: at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            current: TimeWindow {
+                start: rfc3339(windows.cur_start),
+                end: rfc3339(windows.cur_end),
+            },
+            baseline: TimeWindow {
+                start: rfc3339(windows.base_start),
+                end: rfc3339(windows.base_end),
+            },
+            ..LogPatterns::default()
+        };
+        let mut files = 0;
+        for ((name, spec), task) in sources.iter().zip(tasks) {
+            let result = task.await.map_err(|e| ToolError::Backend {
+                tool: TOOL.to_owned(),
+                message: format!("reading source `{name}` stopped: {e}"),
+                retriable: true,
+            })?;
+            match result {
+                Ok((n, shape)) => {
+                    files += n;
+                    data.sources.push(shape);
+                }
+                Err(e) => data.unreadable.push(UnreadableSource {
+                    source: name.clone(),
+                    error: format!("cannot read {spec}: {e}"),
+                }),
+            }
+        }
+        if data.sources.is_empty() {
+            let reasons: Vec<String> = data
+                .unreadable
+                .iter()
+                .map(|u| format!("`{}`: {}", u.source, u.error))
+                .collect();
+            return Err(ToolError::Backend {
+                tool: TOOL.to_owned(),
+                message: format!("no source could be read: {}", reasons.join("; ")),
+                retriable: false,
+            });
+        }
+
+        let mut summary = summary(&data);
+        if !data.unreadable.is_empty() {
+            let names: Vec<&str> = data.unreadable.iter().map(|u| u.source.as_str()).collect();
+            summary.push_str(&format!("; unreadable: {}", names.join(", ")));
+        }
+        let names: Vec<&str> = sources.iter().map(|(n, _)| n.as_str()).collect();
+        let query = format!(
+            "log patterns of {} ({} file{}) around {}: current [{}, {}] against baseline [{}, {}) in 5-minute buckets",
+            names.join(", "),
+            files,
+            if files == 1 { "" } else { "s" },
+            data.at,
+            data.current.start,
+            data.current.end,
+            data.baseline.start,
+            data.baseline.end
+        );
+        Ok(Observation {
+            tool: TOOL.to_owned(),
+            summary,
+            query,
+            data: serde_json::to_value(&data).map_err(|e| ToolError::Backend {
+                tool: TOOL.to_owned(),
+                message: format!("cannot encode the patterns: {e}"),
+                retriable: false,
+            })?,
+            error: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
+    use super::*;
+
+    const AT: &str = "2023-01-29T08:45:04Z";
+    const TT: &str = "2023-01-29T08:42:10.176Z 16:42:10.175 INFO  a.c.AssuranceController#75 TraceID: 93bead877ae15b6d9cdf1c1569881314 SpanID: 0b3fba9c4ba54a89 [createNewAssurance][Create new assurance][typeIndex: 1, orderId: 04027d90-a300-4e50-b380-200e58bce4ff]";
+
+    fn at_ms() -> i64 {
+        DateTime::parse_from_rfc3339(AT).unwrap().timestamp_millis()
+    }
+
+    /// A TT-style line `secs` seconds from `AT`.
+    fn line(out: &mut String, secs: i64, level: &str, location: &str, span: &str, message: &str) {
+        let t = DateTime::from_timestamp_millis(at_ms() + secs * 1000).unwrap();
+        writeln!(
+            out,
+            "{} {} {level}  {location} TraceID: {span}ffff SpanID: {span} {message}",
+            t.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            (t + chrono::Duration::hours(8)).format("%H:%M:%S%.3f"),
+        )
+        .unwrap();
+    }
+
+    /// A span of two INFO lines every 20 s from an hour before `AT` to 60 s
+    /// after; with `broken`, spans from 200 s before to 40 s after `AT` also
+    /// log an exception with a stack trace.
+    fn service(name: &str, broken: bool) -> String {
+        let mut out = String::new();
+        for k in 0..=183 {
+            let secs = -3600 + 20 * k;
+            let span = format!("{:016x}", 0xabc0_0000 + k);
+            line(
+                &mut out,
+                secs,
+                "INFO",
+                &format!("c.c.{name}Controller#83"),
+                &span,
+                "[find][id: 415d1665-fbb2-4ec9-83f5-5ebe51dc1825]",
+            );
+            if broken && (-200..=40).contains(&secs) {
+                line(
+                    &mut out,
+                    secs,
+                    "ERROR",
+                    &format!("c.s.{name}ServiceImpl#37"),
+                    &span,
+                    "[findById][No contacts according to contactsId]",
+                );
+                out.push_str("java.lang.IllegalStateException: no contacts\n\tat com.shop.Contacts.find(Contacts.java:42)\n");
+            }
+            line(
+                &mut out,
+                secs,
+                "INFO",
+                &format!("c.s.{name}ServiceImpl#34"),
+                &span,
+                "[findById][Find contacts]",
+            );
+        }
+        out
+    }
+
+    fn tool(dir: &Path, files: &[(&str, String)]) -> Patterns {
+        let mut sources = BTreeMap::new();
+        for (name, text) in files {
+            let path = dir.join(format!("{name}.log"));
+            std::fs::write(&path, text).unwrap();
+            sources.insert((*name).to_owned(), path.display().to_string());
+        }
+        Patterns::new(&LogsConfig::new(sources))
+    }
+
+    async fn run(tool: &Patterns, args: serde_json::Value) -> (Observation, LogPatterns) {
+        let obs = tool.call(&args).await.unwrap();
+        let data: LogPatterns = serde_json::from_value(obs.data.clone()).unwrap();
+        (obs, data)
+    }
+
+    fn source<'a>(data: &'a LogPatterns, name: &str) -> &'a SourceShape {
+        data.sources.iter().find(|s| s.source == name).unwrap()
+    }
+
+    #[test]
+    fn templates_levels_and_spans() {
+        let mut out = String::new();
+        let (_, end) = leading_time_end(TT.as_bytes()).unwrap();
+        assert_eq!(template_into(&TT[end..], &mut out), Level::Info);
+        assert_eq!(out, "INFO a.c.AssuranceController#75");
+        assert_eq!(span_id(TT.as_bytes()), Some(&b"0b3fba9c4ba54a89"[..]));
+
+        let cases = [
+            (
+                " [crit] 1234#0: *5 connect() failed",
+                Level::Critical,
+                "CRITICAL <*>",
+            ),
+            (" [ERROR] c.s.Foo - boom", Level::Error, "ERROR c.s.Foo"),
+            (
+                " level=warn logger=db.pool msg=slow",
+                Level::Warn,
+                "WARN logger=db.pool",
+            ),
+            (r#" {"level":"error","logger":"x"}"#, Level::Error, "ERROR"),
+            (" - app.db - WARNING - slow query", Level::Warn, "WARN slow"),
+            (
+                " [main] error: c.s.Boot#12 failed",
+                Level::Error,
+                "ERROR c.s.Boot#12",
+            ),
+            (
+                " INFO 04027d90-a300-4e50-b380-200e58bce4ff done",
+                Level::Info,
+                "INFO <*>",
+            ),
+            (" info 0b3fba9c4ba54a89 done", Level::Info, "INFO <*>"),
+            (
+                " disk 93% full on /dev/sda1 ERROR",
+                Level::Error,
+                "ERROR disk <*>% full on /dev/sda<*>",
+            ),
+            (" GET /orders 200", Level::None, "GET"),
+            (" 16:42:10.175", Level::None, ""),
+        ];
+        for (rest, level, template) in cases {
+            assert_eq!(template_into(rest, &mut out), level, "{rest}");
+            assert_eq!(out, template, "{rest}");
+        }
+
+        assert_eq!(
+            span_id("x span_id=abc123 y".as_bytes()),
+            Some(&b"abc123"[..])
+        );
+        assert_eq!(span_id("x spanId=Ab-9".as_bytes()), Some(&b"Ab-9"[..]));
+        assert_eq!(
+            span_id(r#"{"span_id":"f00d"}"#.as_bytes()),
+            Some(&b"f00d"[..])
+        );
+        assert_eq!(span_id("SPANID : 77".as_bytes()), Some(&b"77"[..]));
+        assert_eq!(span_id("parentSpanId=abc".as_bytes()), None);
+        assert_eq!(span_id("SpanID: 0000000000000000".as_bytes()), None);
+        assert_eq!(span_id("no span here".as_bytes()), None);
+        assert_eq!(span_id(b"span_id= ;"), None);
+        assert_eq!(span_id(b"span_id= x"), Some(&b"x"[..]));
+        assert_eq!(span_id(b"spanid spanId=7"), Some(&b"7"[..]));
+        assert_eq!(span_id(b"SpanID: 'ab' x"), Some(&b"ab"[..]));
+        assert_eq!(span_id(b"span_id=null"), None);
+    }
+
+    #[tokio::test]
+    async fn a_new_exception_stands_out_and_a_steady_source_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = tool(
+            dir.path(),
+            &[
+                ("contacts", service("Contacts", true)),
+                ("orders", service("Orders", false)),
+            ],
+        );
+        let (obs, data) = run(&tool, serde_json::json!({"at": AT})).await;
+        println!(
+            "{}\n{}\n{}",
+            obs.summary,
+            obs.query,
+            serde_json::to_string_pretty(&obs.data).unwrap()
+        );
+        assert_eq!(data.at, AT);
+        assert_eq!(data.current.start, "2023-01-29T08:41:04Z");
+        assert_eq!(data.current.end, "2023-01-29T08:46:04Z");
+        assert_eq!(data.baseline.start, "2023-01-29T07:45:04Z");
+        assert_eq!(data.baseline.end, "2023-01-29T08:35:04Z");
+        assert_eq!(data.sources.len(), 2);
+        assert_eq!(data.sources[0].source, "contacts");
+
+        let broken = source(&data, "contacts");
+        // 16 spans of 2 lines from -240 s to +60 s; 13 of them log an error
+        // whose stack trace lines are not lines of their own.
+        assert_eq!(
+            broken.current,
+            CurrentShape {
+                lines: 45,
+                errors: 13,
+                warnings: 0,
+                spans: 16,
+                rare_spans: 13,
+                minutes: 6,
+            }
+        );
+        assert_eq!(
+            broken.baseline,
+            BaselineShape {
+                lines: 300,
+                errors: 0,
+                rare_spans: 0,
+                minutes: 50,
+                buckets: 10,
+            }
+        );
+        assert_eq!(broken.error_rate_per_min, 0.0);
+        assert_eq!(broken.rare_z, 13.0);
+        assert_eq!(broken.error_z, 13.0);
+        let first = &broken.new_patterns[0];
+        assert_eq!(
+            first.pattern,
+            "ERROR c.s.ContactsServiceImpl#37|INFO c.c.ContactsController#83|INFO c.s.ContactsServiceImpl#34"
+        );
+        assert_eq!(
+            (first.count, first.level.as_str(), first.baseline_buckets),
+            (13, "ERROR", 0)
+        );
+        assert!(
+            first
+                .example
+                .contains("No contacts according to contactsId"),
+            "{}",
+            first.example
+        );
+        assert_eq!(broken.new_patterns.len(), 1);
+
+        let steady = source(&data, "orders");
+        assert_eq!(steady.current.rare_spans, 0);
+        assert_eq!(steady.current.errors, 0);
+        assert_eq!(steady.rare_z, 0.0);
+        assert_eq!(steady.error_z, 0.0);
+        assert!(steady.new_patterns.is_empty());
+
+        assert!(
+            obs.summary
+                .starts_with("contacts: 13 spans of rare patterns (z=13.0), 13 errors (z=13.0)"),
+            "{}",
+            obs.summary
+        );
+        assert!(obs.summary.ends_with("1 other quiet"), "{}", obs.summary);
+        assert!(
+            obs.query.contains("contacts, orders (2 files)"),
+            "{}",
+            obs.query
+        );
+
+        // `at` as unix seconds, as a number or a string, gives the same answer.
+        let secs = at_ms() / 1000;
+        for at in [
+            serde_json::json!(secs),
+            serde_json::json!(secs as f64),
+            serde_json::json!(secs.to_string()),
+        ] {
+            let (_, same) = run(&tool, serde_json::json!({"at": at})).await;
+            assert_eq!(same, data);
+        }
+
+        // Only the listed sources, and `top` limits the examples.
+        let (_, one) = run(
+            &tool,
+            serde_json::json!({"at": AT, "sources": ["contacts"], "top": 0}),
+        )
+        .await;
+        assert_eq!(one.sources.len(), 1);
+        assert!(one.sources[0].new_patterns.is_empty());
+        assert_eq!(one.sources[0].current, broken.current);
+    }
+
+    #[tokio::test]
+    async fn without_a_baseline_every_pattern_is_rare() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fresh = String::new();
+        for secs in [-100, -50, 0, 30] {
+            line(
+                &mut fresh,
+                secs,
+                "INFO",
+                "c.s.Boot#1",
+                "00000000000000aa",
+                "started",
+            );
+        }
+        // Lines without a span id are spans of their own; a warning without one too.
+        let t = |secs: i64| {
+            DateTime::from_timestamp_millis(at_ms() + secs * 1000)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        };
+        writeln!(fresh, "{} WARN c.s.Pool#9 pool exhausted", t(10)).unwrap();
+        writeln!(fresh, "{} WARN c.s.Pool#9 pool exhausted", t(20)).unwrap();
+        writeln!(fresh, "{} before the baseline", t(-7200)).unwrap();
+        let tool = tool(dir.path(), &[("fresh", fresh)]);
+        let (obs, data) = run(&tool, serde_json::json!({"at": AT})).await;
+        let fresh = source(&data, "fresh");
+        assert_eq!(fresh.baseline.buckets, 0);
+        assert_eq!(fresh.baseline.lines, 0);
+        assert_eq!(
+            fresh.current,
+            CurrentShape {
+                lines: 6,
+                errors: 0,
+                warnings: 2,
+                spans: 3,
+                rare_spans: 3,
+                minutes: 3,
+            }
+        );
+        assert_eq!(fresh.new_patterns[0].pattern, "WARN c.s.Pool#9");
+        assert_eq!(
+            (
+                fresh.new_patterns[0].count,
+                fresh.new_patterns[0].level.as_str()
+            ),
+            (2, "WARN")
+        );
+        assert_eq!(fresh.new_patterns[1].pattern, "INFO c.s.Boot#1");
+        assert!(obs.summary.contains("(no baseline)"), "{}", obs.summary);
+    }
+
+    #[tokio::test]
+    async fn bad_arguments_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = tool(dir.path(), &[("orders", service("Orders", false))]);
+        let cases = [
+            (
+                serde_json::json!({"at": "yesterday"}),
+                "`at` must be an RFC 3339 time",
+            ),
+            (
+                serde_json::json!({"at": true}),
+                "`at` must be an RFC 3339 time",
+            ),
+            (
+                serde_json::json!({"at": AT, "before_secs": -5}),
+                "`before_secs` must be a number of seconds",
+            ),
+            (
+                serde_json::json!({"at": AT, "gap_secs": "ten"}),
+                "`gap_secs` must be a number of seconds",
+            ),
+            (
+                serde_json::json!({"at": AT, "baseline_secs": 600}),
+                "must be greater than `gap_secs`",
+            ),
+            (
+                serde_json::json!({"at": AT, "baseline_secs": 700, "before_secs": 900}),
+                "lies inside the current window",
+            ),
+            (
+                serde_json::json!({"at": AT, "sources": ["nope"]}),
+                "no log source `nope`; the sources are: orders",
+            ),
+            (
+                serde_json::json!({"at": AT, "sources": "orders"}),
+                "`sources` must be an array",
+            ),
+            (
+                serde_json::json!({"at": AT, "sources": []}),
+                "no source to read",
+            ),
+            (
+                serde_json::json!({"at": AT, "top": -1}),
+                "`top` must be an integer",
+            ),
+        ];
+        for (args, expected) in cases {
+            match tool.call(&args).await {
+                Err(ToolError::BadArguments { tool, message }) => {
+                    assert_eq!(tool, TOOL);
+                    assert!(message.contains(expected), "{args}: {message}");
+                }
+                other => panic!("{args}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_source_is_reported_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = BTreeMap::new();
+        let orders = dir.path().join("orders.log");
+        std::fs::write(&orders, service("Orders", false)).unwrap();
+        sources.insert("orders".to_owned(), orders.display().to_string());
+        sources.insert(
+            "gone".to_owned(),
+            dir.path().join("gone.log").display().to_string(),
+        );
+        let tool = Patterns::new(&LogsConfig::new(sources));
+        let (obs, data) = run(&tool, serde_json::json!({"at": AT})).await;
+        assert_eq!(data.sources.len(), 1);
+        assert_eq!(data.unreadable[0].source, "gone");
+        assert!(obs.summary.ends_with("unreadable: gone"), "{}", obs.summary);
+        let err = tool
+            .call(&serde_json::json!({"at": AT, "sources": ["gone"]}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no source could be read"), "{err}");
+    }
+}
