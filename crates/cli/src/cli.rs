@@ -80,6 +80,9 @@ pub enum Command {
         /// The cases and an `overall` object (`cases`, `ac1`, `ac3`, `ac5`, `avg5`, `fault_type_accuracy`) as JSON.
         #[arg(long)]
         json: bool,
+        /// Write each case's investigation (its trace and outcome) to DIR/<case>.json.
+        #[arg(long, value_name = "DIR")]
+        traces: Option<PathBuf>,
     },
     /// Carry out an investigated incident's plan through the guard, then verify; or show what would happen.
     Act {
@@ -162,6 +165,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Record a stored incident as an evaluation bundle (docs/bundles.md): its alert,
+    /// the window's metrics and logs, and its diagnosis as the label.
+    Record(RecordArgs),
     /// Measure pagerless' speed.
     Bench {
         /// What to measure.
@@ -302,6 +308,32 @@ pub enum ImportCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// `pagerless record`.
+#[derive(Debug, ClapArgs)]
+pub struct RecordArgs {
+    /// The incident to record (`42` or `inc-42`).
+    #[arg(long, value_name = "ID")]
+    pub incident: IncidentId,
+    /// The bundle's folder [default: bundles/incident-<ID>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How much before the alert's start to record: a number and a unit (`65m`, `2h`).
+    #[arg(long, default_value = "65m", value_name = "DURATION", value_parser = parse_duration)]
+    pub before: chrono::Duration,
+    /// How much after the alert's start to record (cut at now).
+    #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = parse_duration)]
+    pub after: chrono::Duration,
+    /// Replace the bundle in a folder that is not empty.
+    #[arg(long)]
+    pub force: bool,
+    /// The faulty service for the label, instead of the diagnosis' (a human knows better).
+    #[arg(long, value_name = "S")]
+    pub service: Option<String>,
+    /// The fault type for the label, instead of the diagnosis': cpu, memory, network_delay or error.
+    #[arg(long, value_name = "T", value_parser = parse_fault_type)]
+    pub fault_type: Option<pagerless_bundle::FaultType>,
 }
 
 /// `pagerless demo`.
@@ -501,4 +533,23 @@ pub struct BenchIntakeArgs {
 
 fn parse_status(s: &str) -> Result<IncidentStatus, String> {
     s.parse()
+}
+
+fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
+    pagerless_report::parse_since(s).map_err(|e| e.to_string())
+}
+
+fn parse_fault_type(s: &str) -> Result<pagerless_bundle::FaultType, String> {
+    use pagerless_bundle::FaultType;
+    [
+        FaultType::Cpu,
+        FaultType::Memory,
+        FaultType::NetworkDelay,
+        FaultType::Error,
+    ]
+    .into_iter()
+    .find(|t| t.as_str() == s.trim())
+    .ok_or_else(|| {
+        format!("unknown fault type `{s}`: expected cpu, memory, network_delay or error")
+    })
 }

@@ -247,3 +247,52 @@ async fn a_pinned_time_stands_in_for_now_in_replays() {
     let r: InstantResult = serde_json::from_value(obs.data).unwrap();
     assert_eq!(r.series[0].value, lab.now);
 }
+
+/// What `pagerless record` reads: metric names by label values, then each
+/// series' samples as stored, both ends of the window included.
+#[tokio::test]
+async fn raw_samples_keep_the_window_and_both_its_ends() {
+    let lab = lab().await;
+    let client =
+        pagerless_tools::prometheus::PrometheusClient::new(&PrometheusConfig::new(lab.url.clone()))
+            .unwrap();
+    let names = client
+        .label_values(
+            "__name__",
+            &["{namespace=\"shop\"}"],
+            lab.now - 600.0,
+            lab.now,
+        )
+        .await
+        .unwrap();
+    assert!(
+        names.contains(&"container_memory_working_set_bytes".to_owned()),
+        "{names:?}"
+    );
+    let selector = "{__name__=\"container_memory_working_set_bytes\",namespace=\"shop\"}";
+    let wide = client
+        .samples(selector, lab.now - 600.0, lab.now)
+        .await
+        .unwrap();
+    assert!(!wide.series.is_empty());
+    let points = &wide.series[0].points;
+    assert!(points.len() > 4, "{points:?}");
+    assert!(
+        points
+            .iter()
+            .all(|(t, _)| *t >= lab.now - 600.0 && *t <= lab.now)
+    );
+    assert_eq!(
+        wide.series[0].labels["__name__"],
+        "container_memory_working_set_bytes"
+    );
+    // A window from one stored sample to another holds both.
+    let (first, last) = (points[1].0, points[points.len() - 2].0);
+    let narrow = client.samples(selector, first, last).await.unwrap();
+    let same = narrow
+        .series
+        .iter()
+        .find(|s| s.labels == wide.series[0].labels)
+        .unwrap();
+    assert_eq!(same.points, points[1..points.len() - 1].to_vec());
+}

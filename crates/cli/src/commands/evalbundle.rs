@@ -139,7 +139,7 @@ async fn real(metrics: &Path, dir: &Path) -> Result<(String, Backend)> {
 }
 
 /// Replays one bundle; returns its score.
-async fn case(dir: &Path, embedded_store: bool) -> Result<Scored> {
+async fn case(dir: &Path, embedded_store: bool, traces: Option<&Path>) -> Result<Scored> {
     let label = Label::read(dir)?.with_context(|| {
         format!(
             "{}: no label.json, so nothing to score against",
@@ -208,6 +208,11 @@ async fn case(dir: &Path, embedded_store: bool) -> Result<Scored> {
         &mut (),
     )
     .await;
+    if let Some(traces) = traces {
+        let path = traces.join(format!("{}.json", bundle.name));
+        std::fs::write(&path, serde_json::to_vec_pretty(&inv)?)
+            .with_context(|| format!("cannot write the trace {}", path.display()))?;
+    }
     let (ranked, predicted_type) = match &inv.outcome {
         Outcome::Diagnosed { diagnosis, .. } if !diagnosis.suspects.is_empty() => (
             diagnosis
@@ -228,7 +233,11 @@ async fn case(dir: &Path, embedded_store: bool) -> Result<Scored> {
                 .unwrap_or_default(),
             None,
         ),
-        Outcome::Escalated { .. } => (Vec::new(), None),
+        // A weak ranking still says where to look first.
+        Outcome::Escalated { suspects, .. } => (
+            suspects.iter().map(|s| s.service.clone()).collect(),
+            suspects.first().and_then(|s| s.fault_type.clone()),
+        ),
     };
     Ok(Scored {
         name: bundle.name.clone(),
@@ -260,12 +269,21 @@ fn stats_row(table: &mut Table, what: &str, s: &Stats) {
 }
 
 /// `pagerless eval BUNDLE_DIR... [--embedded] [--json]`.
-pub async fn run(paths: &[PathBuf], embedded_store: bool, json: bool) -> Result<ExitCode> {
+pub async fn run(
+    paths: &[PathBuf],
+    embedded_store: bool,
+    json: bool,
+    traces: Option<&Path>,
+) -> Result<ExitCode> {
     let dirs = find(paths)?;
+    if let Some(traces) = traces {
+        std::fs::create_dir_all(traces)
+            .with_context(|| format!("cannot create {}", traces.display()))?;
+    }
     let mut cases = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         let t0 = Instant::now();
-        let scored = case(dir, embedded_store)
+        let scored = case(dir, embedded_store, traces)
             .await
             .with_context(|| format!("case {}", dir.display()))?;
         if !json {

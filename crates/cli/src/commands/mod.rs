@@ -13,6 +13,7 @@ mod init;
 mod investigator;
 mod lab;
 mod labcase;
+mod record;
 mod report;
 mod score;
 mod serve;
@@ -51,6 +52,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         bundles,
         embedded,
         json: bundle_json,
+        traces,
     } = &args.command
     {
         return match command {
@@ -62,7 +64,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             None if bundles.is_empty() => anyhow::bail!(
                 "give bundle folders to evaluate (docs/bundles.md), or `pagerless eval lab`"
             ),
-            None => evalbundle::run(bundles, *embedded, *bundle_json).await,
+            None => evalbundle::run(bundles, *embedded, *bundle_json, traces.as_deref()).await,
         };
     }
     if let Command::Bench {
@@ -127,6 +129,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         },
         Command::Guard { command } => guard::guard(&settings, &command).await,
         Command::Report { since, json } => report::run(&settings, &since, json).await,
+        Command::Record(record) => record::run(&settings, &record).await,
         Command::Init(_)
         | Command::Demo(_)
         | Command::Lab { .. }

@@ -142,6 +142,36 @@ impl Prometheus {
     /// Starts Prometheus in `dir` with `config` (a prometheus.yml's text) on
     /// `port`, alerts re-sent every second, and waits until it is ready.
     pub async fn start(dir: &Path, config: &str, port: u16) -> Prometheus {
+        Self::start_with(dir, config, port, &[]).await
+    }
+
+    /// Starts Prometheus over the samples of an OpenMetrics file, loaded
+    /// with `promtool tsdb create-blocks-from openmetrics` (as `pagerless
+    /// eval` does) and kept however old they are, on a free port.
+    pub async fn backfilled(dir: &Path, metrics: &Path) -> Prometheus {
+        let promtool = require_binary("promtool", "prometheus");
+        let out = Command::new(promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(metrics)
+            .arg(dir.join("data"))
+            .output()
+            .expect("run promtool");
+        assert!(
+            out.status.success(),
+            "promtool refused {}: {}",
+            metrics.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self::start_with(
+            dir,
+            "global: {}\n",
+            free_port(),
+            &["--storage.tsdb.retention.time=100y"],
+        )
+        .await
+    }
+
+    async fn start_with(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Prometheus {
         let bin = require_binary("prometheus", "prometheus");
         std::fs::create_dir_all(dir.join("data")).expect("prometheus dir");
         let config_path = dir.join("prometheus.yml");
@@ -154,7 +184,8 @@ impl Prometheus {
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!("--web.external-url=http://127.0.0.1:{port}"))
-            .arg("--rules.alert.resend-delay=1s");
+            .arg("--rules.alert.resend-delay=1s")
+            .args(extra);
         let log = dir.join("prometheus.log");
         let proc = spawn(cmd, log.clone());
         let url = format!("http://127.0.0.1:{port}");

@@ -1,4 +1,6 @@
-//! A small client for Prometheus' `/api/v1/query` and `/api/v1/query_range`.
+//! A small client for Prometheus' `/api/v1/query`, `/api/v1/query_range` and
+//! `/api/v1/label/<name>/values`, plus the raw samples of a selector (what
+//! `pagerless record` copies into a bundle).
 //!
 //! Values come as strings (`"0.42"`, `"NaN"`, `"+Inf"`) and timestamps as
 //! float seconds; a scalar comes back as one series without labels, and a
@@ -66,7 +68,7 @@ pub struct PrometheusClient {
 struct Envelope {
     status: String,
     #[serde(default)]
-    data: Option<ResultData>,
+    data: Option<serde_json::Value>,
     #[serde(default, rename = "errorType")]
     error_type: Option<String>,
     #[serde(default)]
@@ -160,11 +162,69 @@ impl PrometheusClient {
         parse_range(data)
     }
 
+    /// The samples of every series `selector` picks whose timestamps lie in
+    /// `[start, end]` (unix seconds), exactly as stored: no resampling, no
+    /// lookback. Asks for `SELECTOR[RANGE]` at `end`, with the range one
+    /// millisecond longer than the window, then keeps the window, so that both
+    /// ends are included whatever the server's range semantics. The selector
+    /// must be a plain series selector (`name{label="value"}`), without range
+    /// or modifiers.
+    pub async fn samples(
+        &self,
+        selector: &str,
+        start: f64,
+        end: f64,
+    ) -> Result<RangeResult, PrometheusError> {
+        let range_ms = ((end - start) * 1000.0).ceil().max(0.0) as i64 + 1;
+        let params = [
+            ("query", format!("{selector}[{range_ms}ms]")),
+            ("time", format_time(end)),
+        ];
+        let data = self.get("/api/v1/query", &params).await?;
+        let mut result = parse_range(data)?;
+        for series in &mut result.series {
+            series.points.retain(|(t, _)| *t >= start && *t <= end);
+        }
+        result.series.retain(|s| !s.points.is_empty());
+        Ok(result)
+    }
+
+    /// The values `label` takes in the series `matchers` pick (every series
+    /// when empty) between `start` and `end` (unix seconds):
+    /// `/api/v1/label/<label>/values`, sorted as the server sorts them.
+    pub async fn label_values(
+        &self,
+        label: &str,
+        matchers: &[&str],
+        start: f64,
+        end: f64,
+    ) -> Result<Vec<String>, PrometheusError> {
+        let mut params: Vec<(&str, String)> = matchers
+            .iter()
+            .map(|m| ("match[]", (*m).to_owned()))
+            .collect();
+        params.push(("start", format_time(start)));
+        params.push(("end", format_time(end)));
+        let data = self
+            .get_data(&format!("/api/v1/label/{label}/values"), &params)
+            .await?;
+        decode(data)
+    }
+
     async fn get(
         &self,
         path: &str,
         params: &[(&str, String)],
     ) -> Result<ResultData, PrometheusError> {
+        decode(self.get_data(path, params).await?)
+    }
+
+    /// GETs an API path and returns the envelope's `data`, or the error it holds.
+    async fn get_data(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<serde_json::Value, PrometheusError> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.get(&url).query(params);
         if let Some(token) = &self.bearer_token {

@@ -2,7 +2,8 @@
 //! `correlate`, which ranks candidate series by how they moved around a
 //! symptom's onset.
 //!
-//! The client speaks `/api/v1/query` and `/api/v1/query_range` only; values
+//! The tools speak `/api/v1/query` and `/api/v1/query_range` only (the
+//! client also lists label values and reads raw samples, for recording); values
 //! arrive as strings (`"NaN"`, `"+Inf"` included). A query Prometheus rejects
 //! is a non-retriable [`crate::ToolError::Backend`] carrying Prometheus' own
 //! error text; an unreachable server or a 5xx is a retriable one.
