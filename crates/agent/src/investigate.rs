@@ -84,6 +84,7 @@ pub async fn investigate(
                     "the budget of {} steps is spent without a conclusion",
                     budget.max_steps
                 ),
+                suspects: Vec::new(),
             };
         }
         if started.elapsed().saturating_sub(waited) > budget.max_wall {
@@ -92,6 +93,7 @@ pub async fn investigate(
                     "the budget of {:?} is spent without a conclusion",
                     budget.max_wall
                 ),
+                suspects: Vec::new(),
             };
         }
         let t0 = Instant::now();
@@ -146,9 +148,13 @@ pub async fn investigate(
                 step.thought = thought;
                 Some(Outcome::Diagnosed { diagnosis, plan })
             }
-            Next::Escalate { thought, reason } => {
+            Next::Escalate {
+                thought,
+                reason,
+                suspects,
+            } => {
                 step.thought = thought;
-                Some(Outcome::Escalated { reason })
+                Some(Outcome::Escalated { reason, suspects })
             }
         };
         step.duration_ms = t0.elapsed().as_secs_f64() * 1000.0;

@@ -48,6 +48,8 @@ pub enum Next {
         thought: String,
         /// Why, and what was seen.
         reason: String,
+        /// Services that moved, though not enough to conclude on.
+        suspects: Vec<pagerless_model::Suspect>,
     },
 }
 

@@ -28,6 +28,9 @@ use crate::bundle::{self, Bundle, BundleAlert, Edge, FaultType, Label, Topology,
 use crate::openmetrics::{MetricKind, OpenMetricsWriter};
 use crate::{BundleError, csv};
 
+/// The per-call latency family (`source_50.csv`, `destination_50.csv`).
+pub const EDGE_LATENCY: &str = "edge_latency_seconds";
+
 /// Minutes of data kept before the fault.
 const BEFORE_MINUTES: i64 = 60;
 /// Minutes of data kept after the fault.
@@ -326,6 +329,17 @@ struct PodMetrics {
     values: Vec<Option<Vec<f64>>>,
 }
 
+/// One call's median latency over time, from `source_50.csv` (as the
+/// caller measures it) or `destination_50.csv` (as the callee serves it).
+struct EdgeLatency {
+    source: String,
+    destination: String,
+    /// `source` or `destination`: which side measured it.
+    reporter: &'static str,
+    times: Vec<DateTime<Utc>>,
+    values: Vec<f64>,
+}
+
 /// Everything read from one day's folder.
 struct Day {
     name: String,
@@ -337,6 +351,7 @@ struct Day {
     entry_values: Vec<Vec<f64>>,
     minutes: Vec<MinuteSample>,
     calls: Vec<Edge>,
+    edge_latencies: Vec<EdgeLatency>,
     nodes: HashMap<String, String>,
     logs: PodLogs,
     faults: Vec<Fault>,
@@ -415,6 +430,17 @@ impl Day {
             })
             .collect();
         let (calls, mut nodes) = read_dependencies(&metric_dir.join("dependency.csv"))?;
+        let services: Vec<&str> = pods.iter().map(|p| p.service.as_str()).collect();
+        let mut edge_latencies = Vec::new();
+        for (file, reporter) in [
+            ("source_50.csv", "source"),
+            ("destination_50.csv", "destination"),
+        ] {
+            let path = metric_dir.join(file);
+            if path.is_file() {
+                edge_latencies.extend(read_edge_latencies(&path, reporter, &services, &mut notes)?);
+            }
+        }
         let logs = read_logs(dir, &mut nodes, &mut notes)?;
         let faults = read_faults(&dir.join("fault_list.json"))?;
         let first = pods
@@ -444,6 +470,7 @@ impl Day {
             entry_values,
             minutes,
             calls,
+            edge_latencies,
             nodes,
             logs,
             faults,
@@ -699,6 +726,104 @@ fn read_dependencies(path: &Path) -> Result<(Vec<Edge>, HashMap<String, String>)
     }
     nodes.retain(|_, n| !n.is_empty());
     Ok((calls, nodes))
+}
+
+/// `source_50.csv` / `destination_50.csv`: a `time` column (any case), a
+/// `timestamp` column (ignored, like the pods' `TimeStamp`), and one column
+/// per call named `<caller>_<callee>`, split where both sides are services
+/// of the day (service names may hold `_` themselves).
+fn read_edge_latencies(
+    path: &Path,
+    reporter: &'static str,
+    services: &[&str],
+    notes: &mut Vec<String>,
+) -> Result<Vec<EdgeLatency>, BundleError> {
+    let records = read_csv(path)?;
+    let Some((header, rows)) = records.split_first() else {
+        return Err(csv_err(path, 1, "empty file: expected a header line"));
+    };
+    let time_col = header
+        .fields
+        .iter()
+        .position(|f| f.trim().eq_ignore_ascii_case("time"))
+        .ok_or_else(|| csv_err(path, 1, "the header has no `time` column"))?;
+    let mut edges: Vec<(usize, EdgeLatency)> = Vec::new();
+    let mut unknown = Vec::new();
+    for (i, name) in header.fields.iter().enumerate() {
+        let name = name.trim();
+        if i == time_col || name.eq_ignore_ascii_case("timestamp") {
+            continue;
+        }
+        let split = name.match_indices('_').find_map(|(at, _)| {
+            let (a, b) = (&name[..at], &name[at + 1..]);
+            (services.contains(&a) && services.contains(&b)).then_some((a, b))
+        });
+        match split {
+            Some((a, b)) => edges.push((
+                i,
+                EdgeLatency {
+                    source: a.to_owned(),
+                    destination: b.to_owned(),
+                    reporter,
+                    times: Vec::new(),
+                    values: Vec::new(),
+                },
+            )),
+            None => unknown.push(name.to_owned()),
+        }
+    }
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "{}: columns that are not `<caller>_<callee>` of known services: {}",
+            path.display(),
+            unknown.join(", ")
+        ));
+    }
+    let mut last: Option<DateTime<Utc>> = None;
+    let mut dropped = 0;
+    for row in rows {
+        if row.fields.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if row.fields.len() != header.fields.len() {
+            return Err(csv_err(
+                path,
+                row.line,
+                format!(
+                    "{} fields, the header has {}",
+                    row.fields.len(),
+                    header.fields.len()
+                ),
+            ));
+        }
+        let text = &row.fields[time_col];
+        let time = parse_time(text).ok_or_else(|| {
+            csv_err(
+                path,
+                row.line,
+                format!("`time` is `{text}`, expected `2022-08-22 03:51:19.57 +0000 UTC ...`"),
+            )
+        })?;
+        if last.is_some_and(|t| time <= t) {
+            dropped += 1;
+            continue;
+        }
+        last = Some(time);
+        for (col, edge) in &mut edges {
+            let v = parse_value(path, row.line, &header.fields[*col], &row.fields[*col])?;
+            if !v.is_nan() {
+                edge.times.push(time);
+                edge.values.push(v);
+            }
+        }
+    }
+    if dropped > 0 {
+        notes.push(format!(
+            "{}: {dropped} rows dropped whose time did not advance",
+            path.display()
+        ));
+    }
+    Ok(edges.into_iter().map(|(_, e)| e).collect())
 }
 
 fn read_faults(path: &Path) -> Result<Vec<Fault>, BundleError> {
@@ -1169,6 +1294,29 @@ fn write_case(day: &Day, plan: &Plan, out: &Path) -> Result<CaseSummary, BundleE
             labels.insert("quantile".to_owned(), (*q).to_owned());
         }
         w.write_series(family, MetricKind::Gauge, &labels, &samples)?;
+    }
+    for e in &day.edge_latencies {
+        let samples: Vec<(f64, f64)> = e
+            .times
+            .iter()
+            .zip(&e.values)
+            .filter(|(t, _)| inside(t))
+            .map(|(t, v)| (secs(*t), *v))
+            .collect();
+        if samples.is_empty() {
+            continue;
+        }
+        let labels: BTreeMap<String, String> = [
+            ("namespace", day.system),
+            ("source_service", e.source.as_str()),
+            ("destination_service", e.destination.as_str()),
+            ("reporter", e.reporter),
+            ("quantile", "0.5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        w.write_series(EDGE_LATENCY, MetricKind::Gauge, &labels, &samples)?;
     }
     w.finish()?;
 

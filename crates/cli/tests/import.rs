@@ -103,3 +103,44 @@ fn a_malformed_csv_is_named_with_file_and_line() {
     );
     assert!(!out.exists(), "nothing written on malformed input");
 }
+
+#[test]
+fn per_call_latencies_become_series_on_both_sides_of_each_call() {
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().join("bundles");
+    let day =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bundle/tests/fixtures/nezha/ob-cpu");
+    let args = [
+        "import",
+        "nezha",
+        day.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let (ok, stdout, stderr) = run_cli(&args, &[]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let om = std::fs::read_to_string(out_dir.join("ob-cpu-0535-emailservice/metrics.om")).unwrap();
+    // checkoutservice_emailservice in source_50.csv (as the caller measured
+    // it) and in destination_50.csv (as the callee served it).
+    for reporter in ["source", "destination"] {
+        let head = format!(
+            "edge_latency_seconds{{destination_service=\"emailservice\",namespace=\"online-boutique\",quantile=\"0.5\",reporter=\"{reporter}\",source_service=\"checkoutservice\"}} "
+        );
+        let samples: Vec<&str> = om.lines().filter(|l| l.starts_with(&head)).collect();
+        // The window: inject − 60 min to inject + 15 min, about a row a
+        // minute (the CSV skips a few).
+        assert!(
+            (60..=76).contains(&samples.len()),
+            "{reporter}: {}",
+            samples.len()
+        );
+    }
+    // 14 calls, both sides.
+    let series: std::collections::BTreeSet<&str> = om
+        .lines()
+        .filter(|l| l.starts_with("edge_latency_seconds{"))
+        .filter_map(|l| l.split_once('}').map(|(h, _)| h))
+        .collect();
+    assert_eq!(series.len(), 28, "{series:?}");
+    assert!(!stderr.contains("not `<caller>_<callee>`"), "{stderr}");
+}

@@ -317,6 +317,10 @@ pub enum Outcome {
     Escalated {
         /// Why, and what was seen.
         reason: String,
+        /// Services that moved, most suspect first, though none enough to
+        /// conclude on: where a human might look first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        suspects: Vec<Suspect>,
     },
 }
 

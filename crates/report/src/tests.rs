@@ -109,6 +109,7 @@ async fn investigated(s: &SqliteStore, id: IncidentId, at: i64, category: Option
         },
         None => Outcome::Escalated {
             reason: "budget spent".into(),
+            suspects: Vec::new(),
         },
     };
     s.save_investigation(&Investigation {

@@ -358,7 +358,8 @@ impl EmbeddedReasoner {
                     serde_json::from_value::<pagerless_tools::prometheus::RangeResult>(data.clone())
                 {
                     let onset = self.facts.onset.timestamp() as f64;
-                    self.suspects = probes::service_rank::rank(&r, onset);
+                    self.suspects =
+                        probes::service_rank::rank(&r, onset, self.facts.service.as_deref());
                     for (i, s) in self.suspects.iter().take(3).enumerate() {
                         out.push(probes::evidence(
                             "service_anomaly",
@@ -560,6 +561,7 @@ impl Reasoner for EmbeddedReasoner {
                         .join("; ")
                 }
             ),
+            suspects: self.suspects.clone(),
         }
     }
 }

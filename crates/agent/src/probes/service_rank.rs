@@ -26,6 +26,21 @@ pub const FAMILIES: [(&str, &str, f64, f64); 3] = [
 /// The entry service's success ratio: a drop there makes an error the likely type.
 pub const ENTRY_SUCCESS: &str = "entry_success_ratio";
 
+/// Per-call latency (labels `source_service`, `destination_service`,
+/// `reporter` = `source` when the caller measured it, `destination` when the
+/// callee did): a call that slows is the callee's doing. When only the
+/// caller sees it, the time went on the way (a network delay); when the
+/// callee's own serving time rose, the callee is slow in itself.
+pub const EDGE_LATENCY: &str = "edge_latency_seconds";
+
+/// The entry service's latency (label `quantile`): the symptom itself. It
+/// makes the entry service a candidate, to be preferred only when nothing
+/// it calls moved (see [`rank`]).
+pub const ENTRY_LATENCY: &str = "entry_latency_seconds";
+
+/// Relative and absolute floors of a call latency's spread.
+const EDGE_FLOORS: (f64, f64) = (0.1, 0.002);
+
 /// A score this high is an anomaly worth naming a fault type for.
 pub const ANOMALOUS: f64 = 10.0;
 
@@ -38,7 +53,7 @@ pub fn query(namespace: &str) -> String {
     let names: Vec<&str> = FAMILIES
         .iter()
         .map(|f| f.0)
-        .chain([ENTRY_SUCCESS])
+        .chain([ENTRY_SUCCESS, ENTRY_LATENCY, EDGE_LATENCY])
         .collect();
     format!(
         "{{__name__=~\"{}\", namespace=\"{namespace}\"}}",
@@ -70,6 +85,17 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// The upward robust z of `current` against `baseline` (second-largest of
 /// the window's points; the largest when there is only one).
 pub fn upward_z(baseline: &[f64], current: &[f64], rel: f64, floor: f64) -> Option<f64> {
+    upward_z_nth(baseline, current, rel, floor, 1)
+}
+
+/// [`upward_z`] taking the `nth` largest (0 = the largest) of the window's points.
+fn upward_z_nth(
+    baseline: &[f64],
+    current: &[f64],
+    rel: f64,
+    floor: f64,
+    nth: usize,
+) -> Option<f64> {
     if baseline.len() < 5 || current.is_empty() {
         return None;
     }
@@ -84,16 +110,45 @@ pub fn upward_z(baseline: &[f64], current: &[f64], rel: f64, floor: f64) -> Opti
         .max(floor);
     let mut z: Vec<f64> = current.iter().map(|x| (x - med) / s).collect();
     z.sort_by(|a, b| b.total_cmp(a));
-    Some(*z.get(1).unwrap_or(&z[0]))
+    Some(*z.get(nth).unwrap_or(&z[0]))
 }
 
-/// The services ranked, most suspect first; `onset` in unix seconds.
-pub fn rank(data: &RangeResult, onset: f64) -> Vec<Suspect> {
+/// The symptom's own z, in the alert rule's terms: the window's largest
+/// point (the alert already says it is no one-minute spike) against the
+/// baseline's median, in units of max(1.4826·MAD, `rel`·median, `floor`).
+/// Earlier faults in the baseline hour do not widen the unit, as a P95
+/// spread would.
+fn rule_z(baseline: &[f64], current: &[f64], rel: f64, floor: f64) -> Option<f64> {
+    if baseline.len() < 5 || current.is_empty() {
+        return None;
+    }
+    let mut b = baseline.to_vec();
+    let med = median(&mut b);
+    let mut dev: Vec<f64> = b.iter().map(|x| (x - med).abs()).collect();
+    let mad = median(&mut dev);
+    let s = (1.4826 * mad).max(rel * med.abs()).max(floor).max(1e-9);
+    let top = current.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((top - med) / s)
+}
+
+/// The services ranked, most suspect first; `onset` in unix seconds;
+/// `entry` the service the symptom was seen at, when known.
+///
+/// Anomalous services (score at least [`ANOMALOUS`]) that call no other
+/// anomalous service come first: a slow or failing callee makes its callers
+/// look slow too, so the deepest one that moved is the likelier cause. The
+/// call graph comes from the per-call latency series; the entry service is
+/// upstream of every other service.
+pub fn rank(data: &RangeResult, onset: f64, entry: Option<&str>) -> Vec<Suspect> {
     let in_base = |t: f64| t >= onset - 65.0 * 60.0 && t < onset - 5.0 * 60.0;
     let in_now = |t: f64| t >= onset - 3.0 * 60.0 && t <= onset + 2.0 * 60.0;
     // service → (score, pod, family, evidence)
     let mut best: BTreeMap<String, (f64, String, &'static str, String)> = BTreeMap::new();
     let mut entry_error = false;
+    // (entry service, z, why) of the symptom series.
+    let mut entry_symptom: Vec<(String, f64, String)> = Vec::new();
+    // (caller, callee) → (z as the caller saw it, z as the callee served it)
+    let mut calls: BTreeMap<(String, String), (Option<f64>, Option<f64>)> = BTreeMap::new();
     for s in &data.series {
         let name = s.labels.get("__name__").map(String::as_str).unwrap_or("");
         let base: Vec<f64> = s
@@ -112,6 +167,48 @@ pub fn rank(data: &RangeResult, onset: f64) -> Vec<Suspect> {
             let mut b = base.clone();
             if !b.is_empty() && median(&mut b) >= 0.99 && now.iter().any(|v| *v < 0.99) {
                 entry_error = true;
+            }
+            // The error ratio, in units of a tenth of the 1% an alert fires at.
+            let errors = |v: &[f64]| v.iter().map(|x| 1.0 - x).collect::<Vec<f64>>();
+            if let (Some(service), Some(z)) = (
+                s.labels.get("service"),
+                rule_z(&errors(&base), &errors(&now), 0.0, 0.001),
+            ) {
+                entry_symptom.push((
+                    service.clone(),
+                    z,
+                    format!("{service}: the success ratio fell (z={z:.1} in its error ratio)"),
+                ));
+            }
+            continue;
+        }
+        if name == ENTRY_LATENCY {
+            if let (Some(service), Some(z)) =
+                (s.labels.get("service"), upward_z(&base, &now, 0.1, 0.02))
+            {
+                let q = s.labels.get("quantile").map(String::as_str).unwrap_or("?");
+                entry_symptom.push((
+                    service.clone(),
+                    z,
+                    format!("{service}: its own latency (quantile {q}) moved z={z:.1} and nothing it calls moved as much"),
+                ));
+            }
+            continue;
+        }
+        if name == EDGE_LATENCY {
+            let (Some(caller), Some(callee), Some(reporter)) = (
+                s.labels.get("source_service"),
+                s.labels.get("destination_service"),
+                s.labels.get("reporter"),
+            ) else {
+                continue;
+            };
+            let z = upward_z(&base, &now, EDGE_FLOORS.0, EDGE_FLOORS.1);
+            let entry = calls.entry((caller.clone(), callee.clone())).or_default();
+            match reporter.as_str() {
+                "source" => entry.0 = z,
+                "destination" => entry.1 = z,
+                _ => {}
             }
             continue;
         }
@@ -140,6 +237,61 @@ pub fn rank(data: &RangeResult, onset: f64) -> Vec<Suspect> {
             *entry = (z, pod.clone(), kind, why);
         }
     }
+    // A call's slowdown is scored on its callee: by the callee's own serving
+    // time when it rose, else by the caller's view (time on the way).
+    let mut by_call: BTreeMap<String, (f64, &'static str, String)> = BTreeMap::new();
+    for ((caller, callee), (seen, served)) in &calls {
+        let seen_z = seen.unwrap_or(0.0);
+        let served_z = served.unwrap_or(0.0);
+        let (z, kind, why) = if served_z >= ANOMALOUS || served_z * 3.0 >= seen_z {
+            (
+                served_z,
+                "cpu",
+                format!(
+                    "{caller} → {callee}: p50 latency as {callee} serves it moved z={served_z:.1} (as {caller} sees it z={seen_z:.1})"
+                ),
+            )
+        } else {
+            (
+                seen_z,
+                "network_delay",
+                format!(
+                    "{caller} → {callee}: p50 latency as {caller} sees it moved z={seen_z:.1}, as {callee} serves it only z={served_z:.1}: the time goes on the way"
+                ),
+            )
+        };
+        let e = by_call
+            .entry(callee.clone())
+            .or_insert((f64::NEG_INFINITY, kind, String::new()));
+        if z > e.0 {
+            *e = (z, kind, why);
+        }
+    }
+    for (service, (z, kind, why)) in by_call {
+        let entry =
+            best.entry(service)
+                .or_insert((f64::NEG_INFINITY, String::new(), kind, String::new()));
+        if z > entry.0 {
+            let pod = std::mem::take(&mut entry.1);
+            *entry = (z, pod, kind, why);
+        }
+    }
+    // The entry service's own symptom, when it is the entry named.
+    for (service, z, why) in entry_symptom {
+        if entry.is_some_and(|e| e != service) {
+            continue;
+        }
+        let e = best.entry(service).or_insert((
+            f64::NEG_INFINITY,
+            String::new(),
+            "entry",
+            String::new(),
+        ));
+        if z > e.0 {
+            let pod = std::mem::take(&mut e.1);
+            *e = (z, pod, "entry", why);
+        }
+    }
     let mut out: Vec<Suspect> = best
         .into_iter()
         .map(|(service, (score, pod, kind, why))| {
@@ -147,11 +299,12 @@ pub fn rank(data: &RangeResult, onset: f64) -> Vec<Suspect> {
                 "cpu" | "memory" if score >= ANOMALOUS => kind,
                 _ if entry_error => "error",
                 "network_delay" if score >= ANOMALOUS => "network_delay",
+                "entry" => "cpu",
                 _ => "error",
             };
             Suspect {
                 service,
-                pod: Some(pod),
+                pod: (!pod.is_empty()).then_some(pod),
                 score,
                 fault_type: Some(fault_type.to_owned()),
                 evidence: vec![why],
@@ -159,7 +312,65 @@ pub fn rank(data: &RangeResult, onset: f64) -> Vec<Suspect> {
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.service.cmp(&b.service)));
-    out
+    deepest_first(out, &calls.keys().cloned().collect::<Vec<_>>(), entry)
+}
+
+/// Orders the scored services: first the anomalous ones (score at least
+/// [`ANOMALOUS`]) that call no anomalous service, directly or through
+/// others; then the rest that moved (at least [`NOTABLE`]); then the others,
+/// each group by score. The entry service's score is the symptom itself,
+/// so it is always high: it leads only by exclusion, when no other service
+/// moved even notably, and otherwise follows the services that moved.
+fn deepest_first(
+    ranked: Vec<Suspect>,
+    calls: &[(String, String)],
+    entry: Option<&str>,
+) -> Vec<Suspect> {
+    let is_entry = |s: &Suspect| entry == Some(s.service.as_str());
+    let anomalous: Vec<String> = ranked
+        .iter()
+        .filter(|s| s.score >= ANOMALOUS && !is_entry(s))
+        .map(|s| s.service.clone())
+        .collect();
+    let others_moved = ranked.iter().any(|s| s.score >= NOTABLE && !is_entry(s));
+    // Whether `from` reaches an anomalous service other than itself.
+    let reaches_anomalous = |from: &str| -> bool {
+        let mut seen = vec![from.to_owned()];
+        let mut todo = vec![from.to_owned()];
+        while let Some(at) = todo.pop() {
+            for (caller, callee) in calls {
+                if *caller == at && !seen.contains(callee) {
+                    if anomalous.contains(callee) {
+                        return true;
+                    }
+                    seen.push(callee.clone());
+                    todo.push(callee.clone());
+                }
+            }
+        }
+        false
+    };
+    let tier = |s: &Suspect| -> u8 {
+        if is_entry(s) {
+            if s.score >= ANOMALOUS && !others_moved {
+                0
+            } else if s.score >= NOTABLE {
+                2
+            } else {
+                3
+            }
+        } else if s.score >= ANOMALOUS && !reaches_anomalous(&s.service) {
+            0
+        } else if s.score >= NOTABLE {
+            1
+        } else {
+            3
+        }
+    };
+    let mut out: Vec<(u8, Suspect)> = ranked.into_iter().map(|s| (tier(&s), s)).collect();
+    // Stable: score order holds within a tier.
+    out.sort_by_key(|(t, _)| *t);
+    out.into_iter().map(|(_, s)| s).collect()
 }
 
 #[cfg(test)]
@@ -199,7 +410,7 @@ mod tests {
                 }),
             ],
         };
-        let ranked = rank(&data, onset);
+        let ranked = rank(&data, onset, None);
         assert_eq!(ranked[0].service, "ads");
         assert_eq!(ranked[0].fault_type.as_deref(), Some("cpu"));
         assert!(ranked[0].score >= ANOMALOUS, "{:?}", ranked[0]);
@@ -221,7 +432,96 @@ mod tests {
     #[test]
     fn the_query_selects_the_families_in_the_namespace() {
         let q = query("online-boutique");
-        assert!(q.contains("pod_cpu_usage_ratio|pod_memory_usage_ratio|pod_server_latency_seconds|entry_success_ratio"));
+        assert!(q.contains("pod_cpu_usage_ratio|pod_memory_usage_ratio|pod_server_latency_seconds|entry_success_ratio|entry_latency_seconds|edge_latency_seconds"));
         assert!(q.contains("namespace=\"online-boutique\""));
+    }
+
+    fn edge(caller: &str, callee: &str, reporter: &str, f: impl Fn(f64) -> f64) -> LabeledSeries {
+        let mut labels = BTreeMap::new();
+        labels.insert("__name__".to_owned(), EDGE_LATENCY.to_owned());
+        labels.insert("source_service".to_owned(), caller.to_owned());
+        labels.insert("destination_service".to_owned(), callee.to_owned());
+        labels.insert("reporter".to_owned(), reporter.to_owned());
+        LabeledSeries {
+            labels: labels.into_iter().collect(),
+            points: (0..80)
+                .map(|m| (f64::from(m) * 60.0, f(f64::from(m))))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_slow_callee_outranks_its_slower_looking_caller() {
+        let onset = 70.0 * 60.0;
+        let step = |before: f64, after: f64| move |m: f64| if m >= 68.0 { after } else { before };
+        let data = RangeResult {
+            series: vec![
+                // The caller's own latency jumps more (it adds up its calls)...
+                series(
+                    "pod_server_latency_seconds",
+                    "frontend",
+                    "frontend-1",
+                    step(0.05, 5.0),
+                ),
+                // ...but the call to currency is what slowed, on both sides.
+                edge("frontend", "currency", "source", step(0.004, 0.5)),
+                edge("frontend", "currency", "destination", step(0.004, 0.5)),
+                // A call that only the caller sees slow: the network.
+                edge("frontend", "cart", "source", step(0.004, 0.1)),
+                edge("frontend", "cart", "destination", |_| 0.004),
+                series("pod_cpu_usage_ratio", "cart", "cart-1", |_| 0.2),
+            ],
+        };
+        let ranked = rank(&data, onset, Some("frontend"));
+        let order: Vec<&str> = ranked.iter().map(|s| s.service.as_str()).collect();
+        assert_eq!(order[..2], ["currency", "cart"], "{ranked:?}");
+        assert_eq!(ranked[0].fault_type.as_deref(), Some("cpu"));
+        assert_eq!(ranked[1].fault_type.as_deref(), Some("network_delay"));
+        assert_eq!(ranked[1].pod.as_deref(), Some("cart-1"), "the pod is kept");
+        assert_eq!(order[2], "frontend", "the caller follows what it calls");
+    }
+
+    #[test]
+    fn the_entry_service_leads_only_when_nothing_else_moved() {
+        let onset = 70.0 * 60.0;
+        let entry_latency = |m: f64| {
+            if m >= 69.0 {
+                2.0
+            } else {
+                0.3 + 0.01 * (m % 2.0)
+            }
+        };
+        let mut labels = BTreeMap::new();
+        labels.insert("__name__".to_owned(), ENTRY_LATENCY.to_owned());
+        labels.insert("service".to_owned(), "frontend".to_owned());
+        labels.insert("quantile".to_owned(), "0.9".to_owned());
+        let symptom = LabeledSeries {
+            labels: labels.into_iter().collect(),
+            points: (0..80)
+                .map(|m| (f64::from(m) * 60.0, entry_latency(f64::from(m))))
+                .collect(),
+        };
+        let quiet = series("pod_cpu_usage_ratio", "ads", "ads-1", |m| {
+            0.2 + 0.02 * (m % 3.0)
+        });
+        let data = RangeResult {
+            series: vec![symptom.clone(), quiet],
+        };
+        let ranked = rank(&data, onset, Some("frontend"));
+        assert_eq!(ranked[0].service, "frontend", "{ranked:?}");
+        // A service that moved notably, though not anomalously, goes first.
+        let moved = series("pod_cpu_usage_ratio", "ads", "ads-1", |m| {
+            if m >= 68.0 { 0.3 } else { 0.2 }
+        });
+        let data = RangeResult {
+            series: vec![symptom, moved],
+        };
+        let ranked = rank(&data, onset, Some("frontend"));
+        assert!(
+            ranked[0].score >= NOTABLE && ranked[0].score < ANOMALOUS,
+            "{ranked:?}"
+        );
+        assert_eq!(ranked[0].service, "ads", "{ranked:?}");
+        assert_eq!(ranked[1].service, "frontend");
     }
 }

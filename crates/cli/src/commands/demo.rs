@@ -245,7 +245,7 @@ async fn scenario(
         inv.duration_ms,
         match &inv.outcome {
             Outcome::Diagnosed { diagnosis, .. } => diagnosis.root_cause.clone(),
-            Outcome::Escalated { reason } => format!("escalated: {reason}"),
+            Outcome::Escalated { reason, .. } => format!("escalated: {reason}"),
         }
     );
     let Outcome::Diagnosed { diagnosis, plan } = &inv.outcome else {

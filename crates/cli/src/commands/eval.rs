@@ -64,7 +64,7 @@ pub fn score(s: &Scenario, inv: &Investigation, alert_after_secs: i64) -> Row {
                 .map(|f| format!("{} {}={}", f.file, f.key, f.value)),
             diagnosis.root_cause.clone(),
         ),
-        Outcome::Escalated { reason } => ("escalated".into(), None, None, None, reason.clone()),
+        Outcome::Escalated { reason, .. } => ("escalated".into(), None, None, None, reason.clone()),
     };
     let culprit_ok = match (&exp.culprit, &culprit) {
         (None, _) => true,

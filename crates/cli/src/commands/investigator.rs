@@ -96,7 +96,7 @@ pub async fn worker(
             pagerless_model::Outcome::Diagnosed { diagnosis, .. } => {
                 format!("{}: {}", diagnosis.category, diagnosis.root_cause)
             }
-            pagerless_model::Outcome::Escalated { reason } => format!("escalated: {reason}"),
+            pagerless_model::Outcome::Escalated { reason, .. } => format!("escalated: {reason}"),
         };
         tracing::info!(incident = %id, steps = inv.steps.len(), ms = inv.duration_ms, %summary, "investigated");
         if let Err(e) = store.save_investigation(&inv).await {

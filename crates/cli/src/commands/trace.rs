@@ -94,7 +94,7 @@ pub fn outcome(inv: &Investigation) -> String {
                 );
             }
         }
-        Outcome::Escalated { reason } => {
+        Outcome::Escalated { reason, .. } => {
             let _ = writeln!(out, "\nEscalated: {reason}");
         }
     }

@@ -586,7 +586,7 @@ pub(crate) async fn incident(
                 evidence = d.evidence.iter().map(|e| e.summary.clone()).collect();
                 verify_expr.clone_from(&plan.verify);
             }
-            Outcome::Escalated { reason } => {
+            Outcome::Escalated { reason, .. } => {
                 diagnosis = format!("Escalated: {reason}");
             }
         }

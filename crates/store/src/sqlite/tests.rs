@@ -352,6 +352,7 @@ async fn investigations_round_trip_per_incident() {
         }],
         outcome: pagerless_model::Outcome::Escalated {
             reason: "nothing found".into(),
+            suspects: Vec::new(),
         },
         duration_ms: 2.0,
     };
