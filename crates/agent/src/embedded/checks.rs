@@ -40,6 +40,9 @@ pub enum Check {
     /// Generic: rank the namespace's services by how far their pods moved
     /// from their own hour before, around the onset.
     RankServices,
+    /// Generic: each log source's errors and span patterns around the
+    /// onset against its own past (new exceptions).
+    LogPatterns,
     /// Generic: rank the namespace's series by how they moved around the onset.
     Anomalies,
     /// Generic: what changed in the IaC repository lately, anywhere.
@@ -47,7 +50,7 @@ pub enum Check {
 }
 
 /// Every check, in the order ties are broken.
-pub const ALL: [Check; 17] = [
+pub const ALL: [Check; 18] = [
     Check::Symptom,
     Check::Memory,
     Check::CpuUsage,
@@ -63,6 +66,7 @@ pub const ALL: [Check; 17] = [
     Check::Nodes,
     Check::Recheck,
     Check::RankServices,
+    Check::LogPatterns,
     Check::Anomalies,
     Check::Changes,
 ];
@@ -89,6 +93,7 @@ impl Check {
             Check::Nodes => "nodes",
             Check::Recheck => "recheck",
             Check::RankServices => "rank_services",
+            Check::LogPatterns => "log_patterns",
             Check::Anomalies => "anomalies",
             Check::Changes => "changes",
         }
@@ -116,7 +121,7 @@ impl Check {
             Check::Disk => &["disk_filling"],
             Check::Nodes => &["disk_pressure"],
             Check::Recheck => &["symptom_recovered", "symptom_persists"],
-            Check::RankServices => &["service_anomaly"],
+            Check::RankServices | Check::LogPatterns => &["service_anomaly"],
             Check::Anomalies => &["metric_anomaly"],
             Check::Changes => &["recent_change"],
         }
@@ -134,7 +139,7 @@ impl Check {
             | Check::Database
             | Check::Disk => 0.5,
             Check::Pods | Check::Deployment | Check::Nodes => 0.8,
-            Check::Logs => 1.2,
+            Check::Logs | Check::LogPatterns => 1.2,
             Check::Git | Check::Changes => 2.5,
             Check::Recheck | Check::Anomalies | Check::RankServices => 4.0,
         }
@@ -159,6 +164,7 @@ impl Check {
             Check::Git | Check::Changes => "git.history",
             Check::Anomalies => "prometheus.correlate",
             Check::RankServices => "prometheus.query_range",
+            Check::LogPatterns => "logs.patterns",
         }
     }
 
@@ -175,7 +181,7 @@ impl Check {
             Check::NodeLoad => !f.service_nodes.is_empty(),
             Check::Services | Check::Database | Check::Disk | Check::Nodes | Check::Changes => true,
             Check::Anomalies => f.symptom.is_some() && f.namespace.is_some(),
-            Check::RankServices => f.namespace.is_some(),
+            Check::RankServices | Check::LogPatterns => f.namespace.is_some(),
         }
     }
 
@@ -232,6 +238,16 @@ impl Check {
                     }),
                 }
             }
+            Check::LogPatterns => ToolCall {
+                tool: "logs.patterns".into(),
+                args: json!({
+                    "at": f.onset.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "before_secs": 240,
+                    "after_secs": 60,
+                    "baseline_secs": 3600,
+                    "gap_secs": 600,
+                }),
+            },
             Check::Anomalies => {
                 let t = f.onset.timestamp();
                 ToolCall {
@@ -300,6 +316,9 @@ impl Check {
             ),
             Check::RankServices => format!(
                 "{leading} No playbook fits. Which service of {ns} moved most from its own hour before, right around the onset? Its pods' CPU, memory and latency against their baselines."
+            ),
+            Check::LogPatterns => format!(
+                "{leading} Do the logs say more? Each source's errors and span patterns in the minutes around the onset against its own hour before: a service that starts throwing new exceptions stands out."
             ),
             Check::Anomalies => format!(
                 "{leading} No playbook fits. Ranking the series of {ns} by how strongly and how early they moved around the onset."

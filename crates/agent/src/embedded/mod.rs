@@ -88,6 +88,9 @@ pub struct EmbeddedReasoner {
     resolved: BTreeSet<String>,
     evidence: Vec<Evidence>,
     suspects: Vec<pagerless_model::Suspect>,
+    /// What the ranking reads: the services' series and the logs' shape.
+    rank_series: Option<pagerless_tools::prometheus::RangeResult>,
+    log_shape: Option<pagerless_tools::logs::LogPatterns>,
     waited: bool,
     started: bool,
 }
@@ -103,6 +106,8 @@ impl EmbeddedReasoner {
             resolved: BTreeSet::new(),
             evidence: Vec::new(),
             suspects: Vec::new(),
+            rank_series: None,
+            log_shape: None,
             waited: false,
             started: false,
         }
@@ -353,13 +358,20 @@ impl EmbeddedReasoner {
             Check::Deployment => {
                 self.facts.deployment = serde_json::from_value::<DeploymentInfo>(data.clone()).ok();
             }
-            Check::RankServices => {
-                if let Ok(r) =
-                    serde_json::from_value::<pagerless_tools::prometheus::RangeResult>(data.clone())
-                {
+            Check::RankServices | Check::LogPatterns => {
+                if check == Check::RankServices {
+                    self.rank_series = serde_json::from_value(data.clone()).ok();
+                } else {
+                    self.log_shape = serde_json::from_value(data.clone()).ok();
+                }
+                if let Some(r) = &self.rank_series {
                     let onset = self.facts.onset.timestamp() as f64;
-                    self.suspects =
-                        probes::service_rank::rank(&r, onset, self.facts.service.as_deref());
+                    self.suspects = probes::service_rank::rank(
+                        r,
+                        onset,
+                        self.facts.service.as_deref(),
+                        self.log_shape.as_ref(),
+                    );
                     for (i, s) in self.suspects.iter().take(3).enumerate() {
                         out.push(probes::evidence(
                             "service_anomaly",
@@ -525,9 +537,14 @@ impl Reasoner for EmbeddedReasoner {
             return self.conclude(best, p, &post);
         }
         // No playbook fits: the generic look before handing over.
-        if let Some(c) = [Check::RankServices, Check::Anomalies, Check::Changes]
-            .into_iter()
-            .find(|c| !self.done.contains(c) && c.ready(&self.facts) && available(*c))
+        if let Some(c) = [
+            Check::RankServices,
+            Check::LogPatterns,
+            Check::Anomalies,
+            Check::Changes,
+        ]
+        .into_iter()
+        .find(|c| !self.done.contains(c) && c.ready(&self.facts) && available(*c))
         {
             return self.call(c, &post);
         }

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use pagerless_model::Suspect;
+use pagerless_tools::logs::LogPatterns;
 use pagerless_tools::prometheus::RangeResult;
 
 /// The per-pod families the ranking reads, and how each is scored:
@@ -37,6 +38,11 @@ pub const EDGE_LATENCY: &str = "edge_latency_seconds";
 /// makes the entry service a candidate, to be preferred only when nothing
 /// it calls moved (see [`rank`]).
 pub const ENTRY_LATENCY: &str = "entry_latency_seconds";
+
+/// A log z (Poisson-like, counts against the source's own past) is worth
+/// this many metric z: a log z of 3.3 (about one chance in a thousand)
+/// counts as much as a metric z of [`ANOMALOUS`].
+pub const LOG_WEIGHT: f64 = 3.0;
 
 /// Relative and absolute floors of a call latency's spread.
 const EDGE_FLOORS: (f64, f64) = (0.1, 0.002);
@@ -139,7 +145,16 @@ fn rule_z(baseline: &[f64], current: &[f64], rel: f64, floor: f64) -> Option<f64
 /// look slow too, so the deepest one that moved is the likelier cause. The
 /// call graph comes from the per-call latency series; the entry service is
 /// upstream of every other service.
-pub fn rank(data: &RangeResult, onset: f64, entry: Option<&str>) -> Vec<Suspect> {
+///
+/// With `logs` (the `logs.patterns` answer, sources named by pod or service),
+/// a source's new exceptions score its service too: [`LOG_WEIGHT`] times the
+/// larger of its error z and its rare-span z, the likely type an error.
+pub fn rank(
+    data: &RangeResult,
+    onset: f64,
+    entry: Option<&str>,
+    logs: Option<&LogPatterns>,
+) -> Vec<Suspect> {
     let in_base = |t: f64| t >= onset - 65.0 * 60.0 && t < onset - 5.0 * 60.0;
     let in_now = |t: f64| t >= onset - 3.0 * 60.0 && t <= onset + 2.0 * 60.0;
     // service → (score, pod, family, evidence)
@@ -149,8 +164,13 @@ pub fn rank(data: &RangeResult, onset: f64, entry: Option<&str>) -> Vec<Suspect>
     let mut entry_symptom: Vec<(String, f64, String)> = Vec::new();
     // (caller, callee) → (z as the caller saw it, z as the callee served it)
     let mut calls: BTreeMap<(String, String), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    // pod → service, to name log sources.
+    let mut pods: BTreeMap<String, String> = BTreeMap::new();
     for s in &data.series {
         let name = s.labels.get("__name__").map(String::as_str).unwrap_or("");
+        if let (Some(pod), Some(service)) = (s.labels.get("pod"), s.labels.get("service")) {
+            pods.insert(pod.clone(), service.clone());
+        }
         let base: Vec<f64> = s
             .points
             .iter()
@@ -276,6 +296,48 @@ pub fn rank(data: &RangeResult, onset: f64, entry: Option<&str>) -> Vec<Suspect>
             *entry = (z, pod, kind, why);
         }
     }
+    for shape in logs.map(|l| l.sources.as_slice()).unwrap_or_default() {
+        let Some(service) = service_of_source(&shape.source, &pods) else {
+            continue;
+        };
+        // Without a past, every pattern is new: only errors count then.
+        let rare = if shape.baseline.buckets > 0 {
+            shape.rare_z
+        } else {
+            0.0
+        };
+        let z = shape.error_z.max(rare);
+        if !z.is_finite() || z <= 0.0 {
+            continue;
+        }
+        let score = LOG_WEIGHT * z;
+        let mut why = format!(
+            "{}: {} errors (z={:.1}) and {} spans of rare patterns (z={:.1}) in its logs around the onset",
+            shape.source,
+            shape.current.errors,
+            shape.error_z,
+            shape.current.rare_spans,
+            shape.rare_z
+        );
+        if let Some(p) = shape.new_patterns.first() {
+            why.push_str(&format!(", e.g. {}", p.pattern));
+        }
+        let e = best.entry(service.clone()).or_insert((
+            f64::NEG_INFINITY,
+            String::new(),
+            "log",
+            String::new(),
+        ));
+        if score > e.0 {
+            let pod = std::mem::take(&mut e.1);
+            let pod = if pods.contains_key(&shape.source) {
+                shape.source.clone()
+            } else {
+                pod
+            };
+            *e = (score, pod, "log", why);
+        }
+    }
     // The entry service's own symptom, when it is the entry named.
     for (service, z, why) in entry_symptom {
         if entry.is_some_and(|e| e != service) {
@@ -300,6 +362,7 @@ pub fn rank(data: &RangeResult, onset: f64, entry: Option<&str>) -> Vec<Suspect>
                 _ if entry_error => "error",
                 "network_delay" if score >= ANOMALOUS => "network_delay",
                 "entry" => "cpu",
+                "log" => "error",
                 _ => "error",
             };
             Suspect {
@@ -313,6 +376,27 @@ pub fn rank(data: &RangeResult, onset: f64, entry: Option<&str>) -> Vec<Suspect>
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.service.cmp(&b.service)));
     deepest_first(out, &calls.keys().cloned().collect::<Vec<_>>(), entry)
+}
+
+/// The service a log source belongs to: a pod's (by the series' labels), a
+/// service named as such, or the Deployment of a pod-shaped name
+/// (`<deployment>-<hash>-<id>`) that is a known service.
+fn service_of_source(source: &str, pods: &BTreeMap<String, String>) -> Option<String> {
+    if let Some(service) = pods.get(source) {
+        return Some(service.clone());
+    }
+    let known = |s: &str| pods.values().any(|v| v == s);
+    if known(source) {
+        return Some(source.to_owned());
+    }
+    let mut parts: Vec<&str> = source.rsplitn(3, '-').collect();
+    if parts.len() == 3 {
+        let deployment = parts.pop().unwrap_or_default();
+        if known(deployment) {
+            return Some(deployment.to_owned());
+        }
+    }
+    None
 }
 
 /// Orders the scored services: first the anomalous ones (score at least
@@ -410,7 +494,7 @@ mod tests {
                 }),
             ],
         };
-        let ranked = rank(&data, onset, None);
+        let ranked = rank(&data, onset, None, None);
         assert_eq!(ranked[0].service, "ads");
         assert_eq!(ranked[0].fault_type.as_deref(), Some("cpu"));
         assert!(ranked[0].score >= ANOMALOUS, "{:?}", ranked[0]);
@@ -472,7 +556,7 @@ mod tests {
                 series("pod_cpu_usage_ratio", "cart", "cart-1", |_| 0.2),
             ],
         };
-        let ranked = rank(&data, onset, Some("frontend"));
+        let ranked = rank(&data, onset, Some("frontend"), None);
         let order: Vec<&str> = ranked.iter().map(|s| s.service.as_str()).collect();
         assert_eq!(order[..2], ["currency", "cart"], "{ranked:?}");
         assert_eq!(ranked[0].fault_type.as_deref(), Some("cpu"));
@@ -507,7 +591,7 @@ mod tests {
         let data = RangeResult {
             series: vec![symptom.clone(), quiet],
         };
-        let ranked = rank(&data, onset, Some("frontend"));
+        let ranked = rank(&data, onset, Some("frontend"), None);
         assert_eq!(ranked[0].service, "frontend", "{ranked:?}");
         // A service that moved notably, though not anomalously, goes first.
         let moved = series("pod_cpu_usage_ratio", "ads", "ads-1", |m| {
@@ -516,7 +600,7 @@ mod tests {
         let data = RangeResult {
             series: vec![symptom, moved],
         };
-        let ranked = rank(&data, onset, Some("frontend"));
+        let ranked = rank(&data, onset, Some("frontend"), None);
         assert!(
             ranked[0].score >= NOTABLE && ranked[0].score < ANOMALOUS,
             "{ranked:?}"
