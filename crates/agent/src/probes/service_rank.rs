@@ -306,18 +306,24 @@ pub fn rank(
         } else {
             0.0
         };
-        let z = shape.error_z.max(rare);
+        // Errors that reached this source from further down the call chain
+        // (another source erred first in the same trace) are not its own.
+        let c = &shape.current;
+        let own = (c.first_errors as f64 + 1.0) / (c.error_traces as f64 + 1.0);
+        let z = shape.error_z.max(rare) * own;
         if !z.is_finite() || z <= 0.0 {
             continue;
         }
         let score = LOG_WEIGHT * z;
         let mut why = format!(
-            "{}: {} errors (z={:.1}) and {} spans of rare patterns (z={:.1}) in its logs around the onset",
+            "{}: {} errors (z={:.1}) and {} spans of rare patterns (z={:.1}) in its logs around the onset; first to err in {} of the {} traces it erred in",
             shape.source,
-            shape.current.errors,
+            c.errors,
             shape.error_z,
-            shape.current.rare_spans,
-            shape.rare_z
+            c.rare_spans,
+            shape.rare_z,
+            c.first_errors,
+            c.error_traces
         );
         if let Some(p) = shape.new_patterns.first() {
             why.push_str(&format!(", e.g. {}", p.pattern));
@@ -607,5 +613,65 @@ mod tests {
         );
         assert_eq!(ranked[0].service, "ads", "{ranked:?}");
         assert_eq!(ranked[1].service, "frontend");
+    }
+
+    fn shape(
+        source: &str,
+        errors: u64,
+        error_z: f64,
+        traces: u64,
+        first: u64,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "source": source,
+            "current": {"lines": 100, "errors": errors, "warnings": 0, "spans": 50,
+                        "rare_spans": errors, "minutes": 5,
+                        "error_traces": traces, "first_errors": first},
+            "baseline": {"lines": 1000, "errors": 0, "rare_spans": 0, "minutes": 50, "buckets": 10},
+            "error_rate_per_min": 0.0, "rare_span_rate_per_min": 0.0,
+            "error_z": error_z, "rare_z": error_z, "new_patterns": []
+        })
+    }
+
+    #[test]
+    fn new_errors_in_a_pods_logs_score_its_service_unless_relayed() {
+        let onset = 70.0 * 60.0;
+        let quiet = |name: &str, pod: &str| series("pod_cpu_usage_ratio", name, pod, |_| 0.2);
+        let data = RangeResult {
+            series: vec![
+                quiet("ts-price-service", "ts-price-service-7d9f8-x2x4z"),
+                quiet("ts-travel-service", "ts-travel-service-6b5c4-abcde"),
+                quiet("ts-seat-service", "ts-seat-service-55c8b-k9k9k"),
+            ],
+        };
+        let logs: LogPatterns = serde_json::from_value(serde_json::json!({
+            "at": "1970-01-01T01:10:00Z",
+            "current": {"start": "", "end": ""},
+            "baseline": {"start": "", "end": ""},
+            "sources": [
+                // The caller relays the callee's errors: more of them, none first.
+                shape("ts-travel-service-6b5c4-abcde", 40, 40.0, 20, 0),
+                shape("ts-price-service-7d9f8-x2x4z", 20, 20.0, 20, 20),
+                // Named by its Deployment's pod shape, not a pod the series know.
+                shape("ts-seat-service-55c8b-zzzzz", 5, 5.0, 0, 0),
+                // Not a service of the namespace: ignored.
+                shape("nginx", 50, 50.0, 0, 0),
+            ]
+        }))
+        .unwrap();
+        let ranked = rank(&data, onset, None, Some(&logs));
+        let order: Vec<&str> = ranked.iter().map(|s| s.service.as_str()).collect();
+        assert_eq!(
+            order,
+            ["ts-price-service", "ts-seat-service", "ts-travel-service"],
+            "{ranked:?}"
+        );
+        assert_eq!(ranked[0].fault_type.as_deref(), Some("error"));
+        assert_eq!(ranked[0].score, LOG_WEIGHT * 20.0);
+        assert_eq!(
+            ranked[0].pod.as_deref(),
+            Some("ts-price-service-7d9f8-x2x4z")
+        );
+        assert!(ranked[2].score < 3.0 * LOG_WEIGHT, "{:?}", ranked[2]);
     }
 }

@@ -89,6 +89,14 @@ pub struct CurrentShape {
     pub rare_spans: u64,
     /// Distinct minutes with at least one line.
     pub minutes: u64,
+    /// Traces (by the lines' trace ids) in which this source logged an error.
+    #[serde(default)]
+    pub error_traces: u64,
+    /// Of those, the traces whose first error, across every source read,
+    /// is this source's: errors travel up the call chain, so the first
+    /// one is nearest the cause, and the later ones relay it.
+    #[serde(default)]
+    pub first_errors: u64,
 }
 
 /// A source's counts in the baseline window.

@@ -59,6 +59,10 @@ const SUMMARY_SOURCES: usize = 3;
 /// rest is checked by hand, which is faster on long lines.
 static SPAN_KEY: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i-u)span[_-]?id").ok());
 
+/// The key of `trace_id=X`, `TraceID: X`, `traceId=X`, `"trace_id":"X"`.
+static TRACE_KEY: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i-u)trace[_-]?id").ok());
+
 /// `logs.patterns`: log shape changes of configured sources around a time.
 #[derive(Debug, Clone)]
 pub struct Patterns {
@@ -316,6 +320,17 @@ fn template_into(rest: &str, out: &mut String) -> Level {
 /// The span id a line carries, if any (all zeros and `null` are none): the
 /// first `\bspan[_-]?id["']?\s*[:=]\s*["']?([0-9A-Za-z_-]+)`, case aside.
 fn span_id(text: &[u8]) -> Option<&[u8]> {
+    keyed_id(text, SPAN_KEY.as_ref()?)
+}
+
+/// The trace id a line carries, if any, read like [`span_id`].
+fn trace_id(text: &[u8]) -> Option<&[u8]> {
+    keyed_id(text, TRACE_KEY.as_ref()?)
+}
+
+/// The id after the first whole-word match of `key`, `:` or `=`, quotes
+/// and spaces allowed around them.
+fn keyed_id<'a>(text: &'a [u8], key: &Regex) -> Option<&'a [u8]> {
     let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let is_id = |b: u8| is_word(b) || b == b'-';
     let skip = |at: &mut usize, what: &dyn Fn(u8) -> bool, most: usize| {
@@ -325,7 +340,7 @@ fn span_id(text: &[u8]) -> Option<&[u8]> {
             n += 1;
         }
     };
-    let found = SPAN_KEY.as_ref()?.find_iter(text).find_map(|key| {
+    let found = key.find_iter(text).find_map(|key| {
         if key.start() > 0 && is_word(text[key.start() - 1]) {
             return None;
         }
@@ -392,6 +407,8 @@ struct Scan {
     buckets: BTreeMap<i64, Bucket>,
     /// The first current line of each template.
     examples: HashMap<u32, String>,
+    /// Each trace this source logged a current error in: its first such time.
+    trace_errors: HashMap<Box<[u8]>, i64>,
 }
 
 impl Scan {
@@ -444,6 +461,16 @@ impl Scan {
                     self.current_minutes.insert(minute);
                     last_current_minute = Some(minute);
                 }
+                if level.is_error()
+                    && let Some(trace) = trace_id(rest)
+                {
+                    match self.trace_errors.get_mut(trace) {
+                        Some(first) => *first = (*first).min(ms),
+                        None => {
+                            self.trace_errors.insert(trace.into(), ms);
+                        }
+                    }
+                }
                 self.examples.entry(id).or_insert_with(|| {
                     let mut example = String::new();
                     push_cut(&mut example, &String::from_utf8_lossy(line), EXAMPLE_CHARS);
@@ -488,7 +515,8 @@ impl Scan {
     }
 
     /// The source's shape, from what was streamed.
-    fn finish(mut self, source: &str, windows: Windows, top: usize) -> SourceShape {
+    fn finish(mut self, source: &str, windows: Windows, top: usize) -> Shaped {
+        let trace_errors = std::mem::take(&mut self.trace_errors);
         // Every span as (first time, pattern id).
         let mut pattern_ids: HashMap<Vec<u32>, u32> = HashMap::new();
         let mut patterns: Vec<Vec<u32>> = Vec::new();
@@ -614,7 +642,8 @@ impl Scan {
             })
             .collect();
 
-        SourceShape {
+        self.current.error_traces = trace_errors.len() as u64;
+        let shape = SourceShape {
             source: source.to_owned(),
             current: self.current,
             baseline: BaselineShape {
@@ -629,8 +658,39 @@ impl Scan {
             error_z: round(error_z, 2),
             rare_z: round(rare_z, 2),
             new_patterns,
+        };
+        Shaped {
+            shape,
+            trace_errors,
         }
     }
+}
+
+/// A source's shape, and the first time it logged an error in each trace.
+struct Shaped {
+    shape: SourceShape,
+    trace_errors: HashMap<Box<[u8]>, i64>,
+}
+
+/// Counts, for each source, the traces whose first error is its own
+/// (a tie counts for every source tied).
+fn first_errors(shaped: &[Shaped]) -> Vec<u64> {
+    let mut first: HashMap<&[u8], i64> = HashMap::new();
+    for s in shaped {
+        for (trace, ms) in &s.trace_errors {
+            let t = first.entry(trace.as_ref()).or_insert(*ms);
+            *t = (*t).min(*ms);
+        }
+    }
+    shaped
+        .iter()
+        .map(|s| {
+            s.trace_errors
+                .iter()
+                .filter(|(trace, ms)| first.get(trace.as_ref()) == Some(*ms))
+                .count() as u64
+        })
+        .collect()
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -657,7 +717,7 @@ fn shape(
     spec: &str,
     windows: Windows,
     top: usize,
-) -> std::io::Result<(usize, SourceShape)> {
+) -> std::io::Result<(usize, Shaped)> {
     let files = resolve(spec)?;
     let mut scan = Scan::default();
     for file in &files {
@@ -940,6 +1000,7 @@ impl Tool for Patterns {
             ..LogPatterns::default()
         };
         let mut files = 0;
+        let mut shaped = Vec::new();
         for ((name, spec), task) in sources.iter().zip(tasks) {
             let result = task.await.map_err(|e| ToolError::Backend {
                 tool: TOOL.to_owned(),
@@ -949,7 +1010,7 @@ impl Tool for Patterns {
             match result {
                 Ok((n, shape)) => {
                     files += n;
-                    data.sources.push(shape);
+                    shaped.push(shape);
                 }
                 Err(e) => data.unreadable.push(UnreadableSource {
                     source: name.clone(),
@@ -957,6 +1018,11 @@ impl Tool for Patterns {
                 }),
             }
         }
+        let firsts = first_errors(&shaped);
+        for (s, first) in shaped.iter_mut().zip(firsts) {
+            s.shape.current.first_errors = first;
+        }
+        data.sources = shaped.into_iter().map(|s| s.shape).collect();
         if data.sources.is_empty() {
             let reasons: Vec<String> = data
                 .unreadable
@@ -1191,6 +1257,9 @@ mod tests {
                 spans: 16,
                 rare_spans: 13,
                 minutes: 6,
+                // Each broken span's trace erred in this source alone.
+                error_traces: 13,
+                first_errors: 13,
             }
         );
         assert_eq!(
@@ -1304,6 +1373,8 @@ mod tests {
                 spans: 3,
                 rare_spans: 3,
                 minutes: 3,
+                error_traces: 0,
+                first_errors: 0,
             }
         );
         assert_eq!(fresh.new_patterns[0].pattern, "WARN c.s.Pool#9");
@@ -1396,5 +1467,49 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no source could be read"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_first_error_of_a_trace_is_credited_to_its_source() {
+        // The callee errs at 10 s, its caller relays it at 11 s, both in
+        // trace 0a..ffff; the caller also errs alone in another trace.
+        let mut callee = String::new();
+        line(
+            &mut callee,
+            10,
+            "ERROR",
+            "c.s.PriceServiceImpl#71",
+            "0a",
+            "[price][no route]",
+        );
+        let mut caller = String::new();
+        line(
+            &mut caller,
+            11,
+            "ERROR",
+            "o.a.c.c.C.[dispatcherServlet]#175",
+            "0a",
+            "Servlet.service() threw exception",
+        );
+        line(
+            &mut caller,
+            30,
+            "ERROR",
+            "c.s.TravelServiceImpl#12",
+            "0b",
+            "[travel][bad date]",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let tool = tool(dir.path(), &[("price", callee), ("travel", caller)]);
+        let (_, data) = run(&tool, serde_json::json!({ "at": AT })).await;
+        let price = &source(&data, "price").current;
+        assert_eq!((price.error_traces, price.first_errors), (1, 1));
+        let travel = &source(&data, "travel").current;
+        assert_eq!((travel.error_traces, travel.first_errors), (2, 1));
+        assert_eq!(trace_id(b"x trace_id=abc y"), Some(&b"abc"[..]));
+        assert_eq!(
+            trace_id(TT.as_bytes()),
+            Some(&b"93bead877ae15b6d9cdf1c1569881314"[..])
+        );
     }
 }
