@@ -364,11 +364,13 @@ pub fn rank(
         .into_iter()
         .map(|(service, (score, pod, kind, why))| {
             let fault_type = match kind {
+                "log" => "error",
                 "cpu" | "memory" if score >= ANOMALOUS => kind,
                 _ if entry_error => "error",
+                // A weak lead still names its resource.
+                "cpu" | "memory" => kind,
                 "network_delay" if score >= ANOMALOUS => "network_delay",
                 "entry" => "cpu",
-                "log" => "error",
                 _ => "error",
             };
             Suspect {
