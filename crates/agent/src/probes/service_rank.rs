@@ -44,6 +44,10 @@ pub const ENTRY_LATENCY: &str = "entry_latency_seconds";
 /// counts as much as a metric z of [`ANOMALOUS`].
 pub const LOG_WEIGHT: f64 = 3.0;
 
+/// A log volume drop's z counts this many metric z: weaker evidence than
+/// new errors, as a quieter source may just see less traffic.
+pub const VOLUME_WEIGHT: f64 = 1.0;
+
 /// Relative and absolute floors of a call latency's spread.
 const EDGE_FLOORS: (f64, f64) = (0.1, 0.002);
 
@@ -311,10 +315,11 @@ pub fn rank(
         let c = &shape.current;
         let own = (c.first_errors as f64 + 1.0) / (c.error_traces as f64 + 1.0);
         let z = shape.error_z.max(rare) * own;
-        if !z.is_finite() || z <= 0.0 {
+        let drop = VOLUME_WEIGHT * shape.volume_drop_z;
+        let score = (LOG_WEIGHT * z).max(drop);
+        if !score.is_finite() || score <= 0.0 {
             continue;
         }
-        let score = LOG_WEIGHT * z;
         let mut why = format!(
             "{}: {} errors (z={:.1}) and {} spans of rare patterns (z={:.1}) in its logs around the onset; first to err in {} of the {} traces it erred in",
             shape.source,
@@ -325,6 +330,12 @@ pub fn rank(
             c.first_errors,
             c.error_traces
         );
+        if drop > LOG_WEIGHT * z {
+            why = format!(
+                "{}: its share of the logs fell (z={:.1}): it logs less than its neighbours, as a service that fails early or stops being called does",
+                shape.source, shape.volume_drop_z
+            );
+        }
         if let Some(p) = shape.new_patterns.first() {
             why.push_str(&format!(", e.g. {}", p.pattern));
         }

@@ -70,6 +70,14 @@ pub struct SourceShape {
     pub error_z: f64,
     /// The same for rare spans.
     pub rare_z: f64,
+    /// How far this source's share of all the lines read fell below its
+    /// usual share (the median over the baseline buckets that hold lines of
+    /// any source): `(expected - lines) / sqrt(expected + 1)`, expected being
+    /// that share of the current window's lines. A service that fails
+    /// before it logs, or that stops being called, logs less than its
+    /// neighbours; 0 without a baseline.
+    #[serde(default)]
+    pub volume_drop_z: f64,
     /// The most frequent rare span patterns of the current window, errors first.
     pub new_patterns: Vec<NewPattern>,
 }

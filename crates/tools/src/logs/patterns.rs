@@ -383,6 +383,7 @@ struct Span {
 /// A baseline bucket of one source.
 #[derive(Default)]
 struct Bucket {
+    lines: u64,
     errors: u64,
     rare_spans: u64,
     minutes: HashSet<i64>,
@@ -484,6 +485,7 @@ impl Scan {
                 }
                 let index = (ms - windows.base_start) / BUCKET_MS;
                 let bucket = self.buckets.entry(index).or_default();
+                bucket.lines += 1;
                 bucket.errors += u64::from(level.is_error());
                 if last_baseline_minute != Some((index, minute)) {
                     bucket.minutes.insert(minute);
@@ -657,11 +659,14 @@ impl Scan {
             rare_span_rate_per_min: round(rare_rate, 3),
             error_z: round(error_z, 2),
             rare_z: round(rare_z, 2),
+            volume_drop_z: 0.0,
             new_patterns,
         };
+        let bucket_lines = self.buckets.iter().map(|(k, b)| (*k, b.lines)).collect();
         Shaped {
             shape,
             trace_errors,
+            bucket_lines,
         }
     }
 }
@@ -670,6 +675,38 @@ impl Scan {
 struct Shaped {
     shape: SourceShape,
     trace_errors: HashMap<Box<[u8]>, i64>,
+    /// Baseline lines per bucket.
+    bucket_lines: BTreeMap<i64, u64>,
+}
+
+/// Each source's [`SourceShape::volume_drop_z`]: its share of all lines in
+/// the current window against the median of its shares in the baseline
+/// buckets that hold lines of any source.
+fn volume_drops(shaped: &[Shaped]) -> Vec<f64> {
+    let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
+    for s in shaped {
+        for (bucket, lines) in &s.bucket_lines {
+            *totals.entry(*bucket).or_default() += lines;
+        }
+    }
+    let current: u64 = shaped.iter().map(|s| s.shape.current.lines).sum();
+    shaped
+        .iter()
+        .map(|s| {
+            if totals.is_empty() || current == 0 {
+                return 0.0;
+            }
+            let shares: Vec<f64> = totals
+                .iter()
+                .map(|(bucket, total)| {
+                    s.bucket_lines.get(bucket).copied().unwrap_or(0) as f64 / *total as f64
+                })
+                .collect();
+            let expected = median(shares) * current as f64;
+            let z = (expected - s.shape.current.lines as f64) / (expected + 1.0).sqrt();
+            round(z, 2)
+        })
+        .collect()
 }
 
 /// Counts, for each source, the traces whose first error is its own
@@ -1019,8 +1056,10 @@ impl Tool for Patterns {
             }
         }
         let firsts = first_errors(&shaped);
-        for (s, first) in shaped.iter_mut().zip(firsts) {
+        let drops = volume_drops(&shaped);
+        for ((s, first), drop) in shaped.iter_mut().zip(firsts).zip(drops) {
             s.shape.current.first_errors = first;
+            s.shape.volume_drop_z = drop;
         }
         data.sources = shaped.into_iter().map(|s| s.shape).collect();
         if data.sources.is_empty() {
@@ -1511,5 +1550,45 @@ mod tests {
             trace_id(TT.as_bytes()),
             Some(&b"93bead877ae15b6d9cdf1c1569881314"[..])
         );
+    }
+
+    #[tokio::test]
+    async fn a_source_that_falls_quiet_against_its_neighbours_shows_a_volume_drop() {
+        // Three sources log alike for an hour; in the last five minutes one
+        // logs a fifth as much while the others go on.
+        let log_of = |quiet: bool| {
+            let mut out = String::new();
+            for k in 0..=610i64 {
+                let secs = -3600 + 6 * k;
+                if quiet && secs >= -240 && k % 5 != 0 {
+                    continue;
+                }
+                line(
+                    &mut out,
+                    secs,
+                    "INFO",
+                    "c.c.Controller#1",
+                    &format!("{k:08x}"),
+                    "[ok]",
+                );
+            }
+            out
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let tool = tool(
+            dir.path(),
+            &[
+                ("route", log_of(true)),
+                ("price", log_of(false)),
+                ("basic", log_of(false)),
+            ],
+        );
+        let (_, data) = run(&tool, serde_json::json!({ "at": AT })).await;
+        let route = source(&data, "route");
+        assert!(route.volume_drop_z > 3.0, "{route:?}");
+        for other in ["price", "basic"] {
+            let s = source(&data, other);
+            assert!(s.volume_drop_z < 0.0, "{other}: {s:?}");
+        }
     }
 }
