@@ -394,7 +394,19 @@ pub fn rank(
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.service.cmp(&b.service)));
-    deepest_first(out, &calls.keys().cloned().collect::<Vec<_>>(), entry)
+    // Who calls whom: the per-call series, and the calls the logs' traces show.
+    let mut graph: Vec<(String, String)> = calls.keys().cloned().collect();
+    for call in logs.map(|l| l.calls.as_slice()).unwrap_or_default() {
+        if let (Some(a), Some(b)) = (
+            service_of_source(&call.caller, &pods),
+            service_of_source(&call.callee, &pods),
+        ) && a != b
+            && !graph.contains(&(a.clone(), b.clone()))
+        {
+            graph.push((a, b));
+        }
+    }
+    deepest_first(out, &graph, entry)
 }
 
 /// The service a log source belongs to: a pod's (by the series' labels), a
@@ -420,7 +432,8 @@ fn service_of_source(source: &str, pods: &BTreeMap<String, String>) -> Option<St
 
 /// Orders the scored services: first the anomalous ones (score at least
 /// [`ANOMALOUS`]) that call no anomalous service, directly or through
-/// others; then the rest that moved (at least [`NOTABLE`]); then the others,
+/// others, whose anomaly is at least a third of theirs (a small blip
+/// downstream cannot explain a large anomaly upstream); then the rest that moved (at least [`NOTABLE`]); then the others,
 /// each group by score. The entry service's score is the symptom itself,
 /// so it is always high: it leads only by exclusion, when no other service
 /// moved even notably, and otherwise follows the services that moved.
@@ -430,20 +443,21 @@ fn deepest_first(
     entry: Option<&str>,
 ) -> Vec<Suspect> {
     let is_entry = |s: &Suspect| entry == Some(s.service.as_str());
-    let anomalous: Vec<String> = ranked
+    let anomalous: BTreeMap<String, f64> = ranked
         .iter()
         .filter(|s| s.score >= ANOMALOUS && !is_entry(s))
-        .map(|s| s.service.clone())
+        .map(|s| (s.service.clone(), s.score))
         .collect();
     let others_moved = ranked.iter().any(|s| s.score >= NOTABLE && !is_entry(s));
-    // Whether `from` reaches an anomalous service other than itself.
-    let reaches_anomalous = |from: &str| -> bool {
+    // Whether `from` reaches an anomalous service other than itself whose
+    // anomaly is big enough to explain its own (a third of it or more).
+    let reaches_anomalous = |from: &str, score: f64| -> bool {
         let mut seen = vec![from.to_owned()];
         let mut todo = vec![from.to_owned()];
         while let Some(at) = todo.pop() {
             for (caller, callee) in calls {
                 if *caller == at && !seen.contains(callee) {
-                    if anomalous.contains(callee) {
+                    if anomalous.get(callee).is_some_and(|z| 3.0 * z >= score) {
                         return true;
                     }
                     seen.push(callee.clone());
@@ -462,7 +476,7 @@ fn deepest_first(
             } else {
                 3
             }
-        } else if s.score >= ANOMALOUS && !reaches_anomalous(&s.service) {
+        } else if s.score >= ANOMALOUS && !reaches_anomalous(&s.service, s.score) {
             0
         } else if s.score >= NOTABLE {
             1
@@ -686,5 +700,34 @@ mod tests {
             Some("ts-price-service-7d9f8-x2x4z")
         );
         assert!(ranked[2].score < 3.0 * LOG_WEIGHT, "{:?}", ranked[2]);
+    }
+
+    #[test]
+    fn a_caller_yields_only_to_a_callee_anomaly_that_can_explain_its_own() {
+        let suspect = |service: &str, score: f64| Suspect {
+            service: service.into(),
+            pod: None,
+            score,
+            fault_type: None,
+            evidence: Vec::new(),
+        };
+        let calls = vec![
+            ("food".to_owned(), "travel".to_owned()),
+            ("travel".to_owned(), "basic".to_owned()),
+        ];
+        // basic (24) explains food (30) two calls away.
+        let ranked = deepest_first(
+            vec![suspect("food", 30.0), suspect("basic", 24.0)],
+            &calls,
+            None,
+        );
+        assert_eq!(ranked[0].service, "basic");
+        // A blip of 12 under an anomaly of 85 does not.
+        let ranked = deepest_first(
+            vec![suspect("food", 85.0), suspect("basic", 12.0)],
+            &calls,
+            None,
+        );
+        assert_eq!(ranked[0].service, "food");
     }
 }

@@ -36,9 +36,26 @@ pub struct LogPatterns {
     pub baseline: TimeWindow,
     /// One entry per source read, by name.
     pub sources: Vec<SourceShape>,
+    /// Calls inferred from traces: in a trace, a source whose lines span
+    /// the time of another's called it (directly or through others). Kept
+    /// when seen in at least 3 traces and over 3 times as often as the
+    /// reverse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<InferredCall>,
     /// Sources that could not be read, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<UnreadableSource>,
+}
+
+/// A call between two sources, inferred from traces.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InferredCall {
+    /// The calling source.
+    pub caller: String,
+    /// The called source.
+    pub callee: String,
+    /// Traces in which the caller's lines span the callee's.
+    pub traces: u64,
 }
 
 /// A time window, RFC 3339 bounds.

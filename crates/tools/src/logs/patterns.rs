@@ -27,7 +27,8 @@ use regex::bytes::Regex;
 
 use super::config::LogsConfig;
 use super::data::{
-    BaselineShape, CurrentShape, LogPatterns, NewPattern, SourceShape, TimeWindow, UnreadableSource,
+    BaselineShape, CurrentShape, InferredCall, LogPatterns, NewPattern, SourceShape, TimeWindow,
+    UnreadableSource,
 };
 use super::files::resolve;
 use super::timestamp::leading_time_end;
@@ -410,6 +411,8 @@ struct Scan {
     examples: HashMap<u32, String>,
     /// Each trace this source logged a current error in: its first such time.
     trace_errors: HashMap<Box<[u8]>, i64>,
+    /// Each trace's first and last time in this source (both windows).
+    trace_spans: HashMap<Box<[u8]>, (i64, i64)>,
 }
 
 impl Scan {
@@ -454,6 +457,17 @@ impl Scan {
             let level = template_into(&utf8_head(rest), &mut template);
             let id = self.template_id(&template, level);
             let minute = ms.div_euclid(60_000);
+            if let Some(trace) = trace_id(rest) {
+                match self.trace_spans.get_mut(trace) {
+                    Some((first, last)) => {
+                        *first = (*first).min(ms);
+                        *last = (*last).max(ms);
+                    }
+                    None => {
+                        self.trace_spans.insert(trace.into(), (ms, ms));
+                    }
+                }
+            }
             if current {
                 self.current.lines += 1;
                 self.current.errors += u64::from(level.is_error());
@@ -519,6 +533,7 @@ impl Scan {
     /// The source's shape, from what was streamed.
     fn finish(mut self, source: &str, windows: Windows, top: usize) -> Shaped {
         let trace_errors = std::mem::take(&mut self.trace_errors);
+        let trace_spans = std::mem::take(&mut self.trace_spans);
         // Every span as (first time, pattern id).
         let mut pattern_ids: HashMap<Vec<u32>, u32> = HashMap::new();
         let mut patterns: Vec<Vec<u32>> = Vec::new();
@@ -666,6 +681,7 @@ impl Scan {
         Shaped {
             shape,
             trace_errors,
+            trace_spans,
             bucket_lines,
         }
     }
@@ -677,6 +693,51 @@ struct Shaped {
     trace_errors: HashMap<Box<[u8]>, i64>,
     /// Baseline lines per bucket.
     bucket_lines: BTreeMap<i64, u64>,
+    /// Each trace's first and last time in this source.
+    trace_spans: HashMap<Box<[u8]>, (i64, i64)>,
+}
+
+/// The least number of traces a call is kept on.
+const CALL_TRACES: u64 = 3;
+
+/// Calls inferred from traces: in one trace, source A's first and last
+/// lines enclose B's (and are not the same) — A was busy all the while B
+/// worked, so A called B, directly or through others. A call is kept when
+/// seen in at least [`CALL_TRACES`] traces and over 3 times as often as
+/// the reverse.
+fn inferred_calls(shaped: &[Shaped]) -> Vec<InferredCall> {
+    let mut traces: HashMap<&[u8], Vec<(usize, i64, i64)>> = HashMap::new();
+    for (i, s) in shaped.iter().enumerate() {
+        for (trace, (first, last)) in &s.trace_spans {
+            traces
+                .entry(trace.as_ref())
+                .or_default()
+                .push((i, *first, *last));
+        }
+    }
+    let mut counts: HashMap<(usize, usize), u64> = HashMap::new();
+    for spans in traces.values().filter(|s| s.len() > 1) {
+        for a in spans {
+            for b in spans {
+                if a.0 != b.0 && a.1 <= b.1 && a.2 >= b.2 && (a.1, a.2) != (b.1, b.2) {
+                    *counts.entry((a.0, b.0)).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut calls: Vec<InferredCall> = counts
+        .iter()
+        .filter(|((a, b), n)| {
+            **n >= CALL_TRACES && **n > 3 * counts.get(&(*b, *a)).copied().unwrap_or(0)
+        })
+        .map(|((a, b), n)| InferredCall {
+            caller: shaped[*a].shape.source.clone(),
+            callee: shaped[*b].shape.source.clone(),
+            traces: *n,
+        })
+        .collect();
+    calls.sort_by(|x, y| (&x.caller, &x.callee).cmp(&(&y.caller, &y.callee)));
+    calls
 }
 
 /// Each source's [`SourceShape::volume_drop_z`]: its lines in the current
@@ -1078,6 +1139,7 @@ impl Tool for Patterns {
             s.shape.current.first_errors = first;
             s.shape.volume_drop_z = drop;
         }
+        data.calls = inferred_calls(&shaped);
         data.sources = shaped.into_iter().map(|s| s.shape).collect();
         if data.sources.is_empty() {
             let reasons: Vec<String> = data
@@ -1608,5 +1670,62 @@ mod tests {
             let s = source(&data, other);
             assert!(s.volume_drop_z.abs() < 0.5, "{other}: {s:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn calls_are_inferred_from_traces_whose_lines_enclose_anothers() {
+        // In each of 4 traces the caller logs before and after the callee.
+        let (mut caller, mut callee) = (String::new(), String::new());
+        for k in 0..4i64 {
+            let span = format!("{:04x}", 0xa0 + k);
+            line(
+                &mut caller,
+                -100 + 20 * k,
+                "INFO",
+                "c.c.TravelController#1",
+                &span,
+                "[in]",
+            );
+            line(
+                &mut callee,
+                -99 + 20 * k,
+                "INFO",
+                "c.s.RouteServiceImpl#9",
+                &span,
+                "[route]",
+            );
+            line(
+                &mut caller,
+                -98 + 20 * k,
+                "INFO",
+                "c.c.TravelController#2",
+                &span,
+                "[out]",
+            );
+        }
+        // A third source shares only one trace: too few to infer a call.
+        let mut lone = String::new();
+        line(
+            &mut lone,
+            -99,
+            "INFO",
+            "c.s.SeatServiceImpl#3",
+            "00a0",
+            "[seat]",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let tool = tool(
+            dir.path(),
+            &[("travel", caller), ("route", callee), ("seat", lone)],
+        );
+        let (_, data) = run(&tool, serde_json::json!({ "at": AT })).await;
+        assert_eq!(
+            data.calls,
+            vec![InferredCall {
+                caller: "travel".into(),
+                callee: "route".into(),
+                traces: 4
+            }]
+        );
     }
 }
