@@ -571,7 +571,7 @@ fn read_rows(
         .enumerate()
         .map(|(i, f)| (f.trim(), i))
         .collect();
-    for name in required.iter().chain(["Time"].iter()) {
+    for name in required {
         if !index.contains_key(name) {
             return Err(csv_err(
                 path,
@@ -580,7 +580,12 @@ fn read_rows(
             ));
         }
     }
-    let time_col = index["Time"];
+    // `Time` in the pods' files, `time` in the per-call ones.
+    let time_col = header
+        .fields
+        .iter()
+        .position(|f| f.trim().eq_ignore_ascii_case("time"))
+        .ok_or_else(|| csv_err(path, 1, "the header has no `Time` column"))?;
     let mut times: Vec<DateTime<Utc>> = Vec::with_capacity(rows.len());
     let mut dropped = 0;
     for row in rows {
@@ -738,20 +743,16 @@ fn read_edge_latencies(
     services: &[&str],
     notes: &mut Vec<String>,
 ) -> Result<Vec<EdgeLatency>, BundleError> {
+    // The header alone first, to name the calls.
     let records = read_csv(path)?;
-    let Some((header, rows)) = records.split_first() else {
+    let Some(header) = records.first() else {
         return Err(csv_err(path, 1, "empty file: expected a header line"));
     };
-    let time_col = header
-        .fields
-        .iter()
-        .position(|f| f.trim().eq_ignore_ascii_case("time"))
-        .ok_or_else(|| csv_err(path, 1, "the header has no `time` column"))?;
     let mut edges: Vec<(usize, EdgeLatency)> = Vec::new();
     let mut unknown = Vec::new();
     for (i, name) in header.fields.iter().enumerate() {
         let name = name.trim();
-        if i == time_col || name.eq_ignore_ascii_case("timestamp") {
+        if name.eq_ignore_ascii_case("time") || name.eq_ignore_ascii_case("timestamp") {
             continue;
         }
         let split = name.match_indices('_').find_map(|(at, _)| {
@@ -779,36 +780,7 @@ fn read_edge_latencies(
             unknown.join(", ")
         ));
     }
-    let mut last: Option<DateTime<Utc>> = None;
-    let mut dropped = 0;
-    for row in rows {
-        if row.fields.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        if row.fields.len() != header.fields.len() {
-            return Err(csv_err(
-                path,
-                row.line,
-                format!(
-                    "{} fields, the header has {}",
-                    row.fields.len(),
-                    header.fields.len()
-                ),
-            ));
-        }
-        let text = &row.fields[time_col];
-        let time = parse_time(text).ok_or_else(|| {
-            csv_err(
-                path,
-                row.line,
-                format!("`time` is `{text}`, expected `2022-08-22 03:51:19.57 +0000 UTC ...`"),
-            )
-        })?;
-        if last.is_some_and(|t| time <= t) {
-            dropped += 1;
-            continue;
-        }
-        last = Some(time);
+    let (_, _, dropped) = read_rows(path, &[], |_, row, time| {
         for (col, edge) in &mut edges {
             let v = parse_value(path, row.line, &header.fields[*col], &row.fields[*col])?;
             if !v.is_nan() {
@@ -816,7 +788,8 @@ fn read_edge_latencies(
                 edge.values.push(v);
             }
         }
-    }
+        Ok(())
+    })?;
     if dropped > 0 {
         notes.push(format!(
             "{}: {dropped} rows dropped whose time did not advance",

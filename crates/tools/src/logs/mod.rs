@@ -19,10 +19,10 @@ use std::sync::Arc;
 
 pub use config::LogsConfig;
 pub use data::*;
-pub use files::wildcard_match;
+pub use files::{resolve, wildcard_match};
 pub use patterns::Patterns;
 pub use search::Search;
-pub use timestamp::leading_time;
+pub use timestamp::{leading_time, leading_time_end};
 
 use crate::{Tool, ToolError};
 

@@ -49,8 +49,9 @@ impl Cursor<'_> {
     }
 }
 
-/// The time a line starts with and the byte offset where its stamp ends.
-pub(crate) fn leading_time_end(line: &[u8]) -> Option<(DateTime<Utc>, usize)> {
+/// The time a line starts with and the byte offset where its stamp ends
+/// (after the `]` that closes an opening `[`).
+pub fn leading_time_end(line: &[u8]) -> Option<(DateTime<Utc>, usize)> {
     let mut c = Cursor {
         bytes: line,
         at: usize::from(line.first() == Some(&b'[')),
@@ -111,6 +112,10 @@ pub(crate) fn leading_time_end(line: &[u8]) -> Option<(DateTime<Utc>, usize)> {
             .earliest()?
             .with_timezone(&Utc),
     };
+    // The `]` that closes an opening `[` belongs to the stamp.
+    if line.first() == Some(&b'[') && c.peek(0) == Some(b']') {
+        c.at += 1;
+    }
     Some((time, c.at))
 }
 
@@ -147,7 +152,7 @@ mod tests {
                 "2026-01-05T08:02:03.400Z",
                 24,
             ),
-            ("[2026-01-05 08:02:03,5] x", "", 22),
+            ("[2026-01-05 08:02:03,5] x", "", 23),
             ("2026-01-05T10:02:03-0130 x", "2026-01-05T11:32:03Z", 24),
             (
                 "2026-01-05T08:02:03.123456789Z",

@@ -3,7 +3,7 @@
 //! `logs/<source>.log` in the bundle's format.
 //!
 //! A record is a line that starts with a timestamp (as
-//! [`pagerless_tools::logs::leading_time`] reads it) and the lines after it
+//! [`pagerless_tools::logs::leading_time_end`] reads it) and the lines after it
 //! that do not (a stack trace). It is written on one line: the time in RFC
 //! 3339 (UTC), the rest of the first line, and each continuation line after
 //! an escaped newline (`\n`), as the Nezha importer writes records. Lines
@@ -11,12 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
-use pagerless_tools::logs::{leading_time, wildcard_match};
+use pagerless_tools::logs::{leading_time_end, resolve};
 
 /// One source's copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,45 +121,6 @@ fn file_name(source: &str) -> String {
     }
 }
 
-/// The files a source names, as the logs tool reads them: a file, a
-/// directory's files, or a `*` pattern in the last component; oldest first.
-fn resolve(spec: &str) -> std::io::Result<Vec<PathBuf>> {
-    let path = Path::new(spec);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let candidates: Vec<PathBuf> = if name.contains('*') {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::read_dir(&dir)?
-            .filter_map(Result::ok)
-            .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
-            .map(|e| e.path())
-            .collect()
-    } else if path.is_dir() {
-        std::fs::read_dir(path)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .collect()
-    } else {
-        std::fs::metadata(path)?;
-        vec![path.to_path_buf()]
-    };
-    let mut files: Vec<(SystemTime, PathBuf)> = candidates
-        .into_iter()
-        .filter_map(|p| {
-            let meta = std::fs::metadata(&p).ok()?;
-            meta.is_file()
-                .then(|| (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), p))
-        })
-        .collect();
-    files.sort();
-    Ok(files.into_iter().map(|(_, p)| p).collect())
-}
-
 /// Copies one file's records in the window; returns how many.
 fn copy_file(
     path: &Path,
@@ -190,10 +150,10 @@ fn copy_file(
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end_matches(['\n', '\r']);
-        match leading_time(line) {
-            Some(t) => {
+        match leading_time_end(line.as_bytes()) {
+            Some((t, end)) => {
                 flush(record.take(), out)?;
-                let rest = &line[stamp_len(line).min(line.len())..];
+                let rest = line.get(end..).unwrap_or_default();
                 let stamp = t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
                 record = Some((t, format!("{stamp}{rest}")));
             }
@@ -207,40 +167,6 @@ fn copy_file(
     }
     flush(record.take(), out)?;
     Ok(written)
-}
-
-/// How many bytes the leading timestamp of `line` takes (a line
-/// [`leading_time`] reads): `[`, date, time, fraction, offset, and the `]`
-/// that closes an opening `[`.
-fn stamp_len(line: &str) -> usize {
-    let b = line.as_bytes();
-    let digits =
-        |from: usize, n: usize| (from..from + n).all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
-    let bracket = b.first() == Some(&b'[');
-    // `YYYY-MM-DD HH:MM:SS` is 19 bytes, after the optional `[`.
-    let mut i = usize::from(bracket) + 19;
-    if matches!(b.get(i), Some(b'.' | b',')) && digits(i + 1, 1) {
-        i += 1;
-        let mut n = 0;
-        while n < 9 && digits(i, 1) {
-            i += 1;
-            n += 1;
-        }
-    }
-    match b.get(i) {
-        Some(b'Z') => i += 1,
-        Some(b'+' | b'-') if digits(i + 1, 2) => {
-            let colon = usize::from(b.get(i + 3) == Some(&b':'));
-            if digits(i + 3 + colon, 2) {
-                i += 5 + colon;
-            }
-        }
-        _ => {}
-    }
-    if bracket && b.get(i) == Some(&b']') {
-        i += 1;
-    }
-    i
 }
 
 #[cfg(test)]
@@ -265,8 +191,8 @@ mod tests {
             ("2026-01-05T08:02:03.123456789Z", ""),
             ("2026-01-05T08:02:03-xx", "-xx"),
         ] {
-            assert!(leading_time(line).is_some(), "{line}");
-            assert_eq!(&line[stamp_len(line)..], rest, "{line}");
+            let (_, end) = leading_time_end(line.as_bytes()).unwrap();
+            assert_eq!(&line[end..], rest, "{line}");
         }
     }
 
