@@ -1,19 +1,22 @@
-//! Ranks the services of a namespace by how far their pods' resource and
-//! latency series moved, just around the onset, from their own recent past:
-//! the generic look for a symptom at an entry service that no playbook names.
+//! Ranks the services of a namespace by how far they moved, just around the
+//! onset, from their own recent past: the generic look for a symptom at an
+//! entry service that no playbook names.
 //!
-//! Each pod and metric is scored with an upward robust z against the hour
-//! before (median and a spread that a quiet series cannot shrink to nothing:
-//! the larger of 1.4826·MAD, the baseline's P95 spread, a share of the
-//! median and an absolute floor), taking the second-largest z of the current
-//! window so that a one-minute spike does not lead. A pod's score is its
-//! largest metric's; a service's, its largest pod's. The metric that leads
-//! names the fault's likely type.
+//! Each pod and metric (CPU, memory, server latency) is scored with an
+//! upward robust z against the hour before (median and a spread that a
+//! quiet series cannot shrink to nothing: the larger of 1.4826·MAD, the
+//! baseline's P95 spread, a share of the median and an absolute floor),
+//! taking the second-largest z of the current window so that a one-minute
+//! spike does not lead. Per-call latencies score the callee; the logs'
+//! shape (new errors, rare span patterns, a volume drop) scores a pod's
+//! service; the entry service's own symptom scores it. A service keeps its
+//! strongest signal, which names the fault's likely type; then the deepest
+//! service that moved goes first.
 
 use std::collections::BTreeMap;
 
 use pagerless_model::Suspect;
-use pagerless_tools::logs::LogPatterns;
+use pagerless_tools::logs::{LogPatterns, SourceShape};
 use pagerless_tools::prometheus::RangeResult;
 
 /// The per-pod families the ranking reads, and how each is scored:
@@ -141,18 +144,53 @@ fn rule_z(baseline: &[f64], current: &[f64], rel: f64, floor: f64) -> Option<f64
     Some((top - med) / s)
 }
 
+/// What leads a service's score: the strongest signal seen for it.
+struct Lead {
+    score: f64,
+    /// The pod it was seen on; kept from a weaker signal when this one has none.
+    pod: Option<String>,
+    /// Which signal: a [`FAMILIES`] type, `log` or `entry`.
+    kind: &'static str,
+    why: String,
+}
+
+/// The strongest signal per service.
+#[derive(Default)]
+struct Leads(BTreeMap<String, Lead>);
+
+impl Leads {
+    /// Keeps `lead` for `service` if it is stronger than what is there.
+    fn offer(&mut self, service: &str, mut lead: Lead) {
+        match self.0.get_mut(service) {
+            Some(held) if lead.score > held.score => {
+                if lead.pod.is_none() {
+                    lead.pod = held.pod.take();
+                }
+                *held = lead;
+            }
+            Some(_) => {}
+            None => {
+                self.0.insert(service.to_owned(), lead);
+            }
+        }
+    }
+}
+
 /// The services ranked, most suspect first; `onset` in unix seconds;
 /// `entry` the service the symptom was seen at, when known.
 ///
 /// Anomalous services (score at least [`ANOMALOUS`]) that call no other
-/// anomalous service come first: a slow or failing callee makes its callers
-/// look slow too, so the deepest one that moved is the likelier cause. The
-/// call graph comes from the per-call latency series; the entry service is
-/// upstream of every other service.
+/// service whose anomaly could explain theirs come first (see
+/// [`deepest_first`]): a slow or failing callee makes its callers look slow
+/// too. The call graph comes from the per-call latency series and the
+/// calls the logs' traces show; the entry service is upstream of every
+/// other service.
 ///
 /// With `logs` (the `logs.patterns` answer, sources named by pod or service),
 /// a source's new exceptions score its service too: [`LOG_WEIGHT`] times the
-/// larger of its error z and its rare-span z, the likely type an error.
+/// larger of its error z and its rare-span z, weighed by the share of its
+/// erring traces in which it erred first; or its volume drop's z, times
+/// [`VOLUME_WEIGHT`]. The likely type is then an error.
 pub fn rank(
     data: &RangeResult,
     onset: f64,
@@ -161,8 +199,7 @@ pub fn rank(
 ) -> Vec<Suspect> {
     let in_base = |t: f64| t >= onset - 65.0 * 60.0 && t < onset - 5.0 * 60.0;
     let in_now = |t: f64| t >= onset - 3.0 * 60.0 && t <= onset + 2.0 * 60.0;
-    // service → (score, pod, family, evidence)
-    let mut best: BTreeMap<String, (f64, String, &'static str, String)> = BTreeMap::new();
+    let mut leads = Leads::default();
     let mut entry_error = false;
     // (entry service, z, why) of the symptom series.
     let mut entry_symptom: Vec<(String, f64, String)> = Vec::new();
@@ -250,146 +287,61 @@ pub fn rank(
             .get("quantile")
             .map(|q| format!(" p{}", (q.parse::<f64>().unwrap_or(0.0) * 100.0).round()))
             .unwrap_or_default();
-        let why = format!("{pod}: {name}{quantile} moved z={z:.1} from its hour before");
-        let entry = best.entry(service.clone()).or_insert((
-            f64::NEG_INFINITY,
-            String::new(),
-            kind,
-            String::new(),
-        ));
-        if z > entry.0 {
-            *entry = (z, pod.clone(), kind, why);
-        }
+        leads.offer(
+            service,
+            Lead {
+                score: z,
+                pod: Some(pod.clone()),
+                kind,
+                why: format!("{pod}: {name}{quantile} moved z={z:.1} from its hour before"),
+            },
+        );
     }
-    // A call's slowdown is scored on its callee: by the callee's own serving
-    // time when it rose, else by the caller's view (time on the way).
-    let mut by_call: BTreeMap<String, (f64, &'static str, String)> = BTreeMap::new();
-    for ((caller, callee), (seen, served)) in &calls {
-        let seen_z = seen.unwrap_or(0.0);
-        let served_z = served.unwrap_or(0.0);
-        let (z, kind, why) = if served_z >= ANOMALOUS || served_z * 3.0 >= seen_z {
-            (
-                served_z,
-                "cpu",
-                format!(
-                    "{caller} → {callee}: p50 latency as {callee} serves it moved z={served_z:.1} (as {caller} sees it z={seen_z:.1})"
-                ),
-            )
-        } else {
-            (
-                seen_z,
-                "network_delay",
-                format!(
-                    "{caller} → {callee}: p50 latency as {caller} sees it moved z={seen_z:.1}, as {callee} serves it only z={served_z:.1}: the time goes on the way"
-                ),
-            )
-        };
-        let e = by_call
-            .entry(callee.clone())
-            .or_insert((f64::NEG_INFINITY, kind, String::new()));
-        if z > e.0 {
-            *e = (z, kind, why);
-        }
-    }
-    for (service, (z, kind, why)) in by_call {
-        let entry =
-            best.entry(service)
-                .or_insert((f64::NEG_INFINITY, String::new(), kind, String::new()));
-        if z > entry.0 {
-            let pod = std::mem::take(&mut entry.1);
-            *entry = (z, pod, kind, why);
-        }
+    for (callee, lead) in call_leads(&calls) {
+        leads.offer(&callee, lead);
     }
     for shape in logs.map(|l| l.sources.as_slice()).unwrap_or_default() {
-        let Some(service) = service_of_source(&shape.source, &pods) else {
-            continue;
-        };
-        // Without a past, every pattern is new: only errors count then.
-        let rare = if shape.baseline.buckets > 0 {
-            shape.rare_z
-        } else {
-            0.0
-        };
-        // Errors that reached this source from further down the call chain
-        // (another source erred first in the same trace) are not its own.
-        let c = &shape.current;
-        let own = (c.first_errors as f64 + 1.0) / (c.error_traces as f64 + 1.0);
-        let z = shape.error_z.max(rare) * own;
-        let drop = VOLUME_WEIGHT * shape.volume_drop_z;
-        let score = (LOG_WEIGHT * z).max(drop);
-        if !score.is_finite() || score <= 0.0 {
-            continue;
-        }
-        let mut why = format!(
-            "{}: {} errors (z={:.1}) and {} spans of rare patterns (z={:.1}) in its logs around the onset; first to err in {} of the {} traces it erred in",
-            shape.source,
-            c.errors,
-            shape.error_z,
-            c.rare_spans,
-            shape.rare_z,
-            c.first_errors,
-            c.error_traces
-        );
-        if drop > LOG_WEIGHT * z {
-            why = format!(
-                "{}: its share of the logs fell (z={:.1}): it logs less than its neighbours, as a service that fails early or stops being called does",
-                shape.source, shape.volume_drop_z
-            );
-        }
-        if let Some(p) = shape.new_patterns.first() {
-            why.push_str(&format!(", e.g. {}", p.pattern));
-        }
-        let e = best.entry(service.clone()).or_insert((
-            f64::NEG_INFINITY,
-            String::new(),
-            "log",
-            String::new(),
-        ));
-        if score > e.0 {
-            let pod = std::mem::take(&mut e.1);
-            let pod = if pods.contains_key(&shape.source) {
-                shape.source.clone()
-            } else {
-                pod
-            };
-            *e = (score, pod, "log", why);
+        if let Some(service) = service_of_source(&shape.source, &pods)
+            && let Some(mut lead) = log_lead(shape)
+        {
+            lead.pod = pods
+                .contains_key(&shape.source)
+                .then(|| shape.source.clone());
+            leads.offer(&service, lead);
         }
     }
     // The entry service's own symptom, when it is the entry named.
     for (service, z, why) in entry_symptom {
-        if entry.is_some_and(|e| e != service) {
-            continue;
-        }
-        let e = best.entry(service).or_insert((
-            f64::NEG_INFINITY,
-            String::new(),
-            "entry",
-            String::new(),
-        ));
-        if z > e.0 {
-            let pod = std::mem::take(&mut e.1);
-            *e = (z, pod, "entry", why);
+        if entry.is_none_or(|e| e == service) {
+            let lead = Lead {
+                score: z,
+                pod: None,
+                kind: "entry",
+                why,
+            };
+            leads.offer(&service, lead);
         }
     }
-    let mut out: Vec<Suspect> = best
+    let mut out: Vec<Suspect> = leads
+        .0
         .into_iter()
-        .map(|(service, (score, pod, kind, why))| {
-            let fault_type = match kind {
+        .map(|(service, lead)| {
+            let fault_type = match lead.kind {
                 "log" => "error",
-                "cpu" | "memory" if score >= ANOMALOUS => kind,
+                "cpu" | "memory" if lead.score >= ANOMALOUS => lead.kind,
                 _ if entry_error => "error",
                 // A weak lead still names its resource.
-                "cpu" | "memory" => kind,
-                "network_delay" if score >= ANOMALOUS => "network_delay",
+                "cpu" | "memory" => lead.kind,
+                "network_delay" if lead.score >= ANOMALOUS => "network_delay",
                 "entry" => "cpu",
                 _ => "error",
             };
             Suspect {
                 service,
-                pod: (!pod.is_empty()).then_some(pod),
-                score,
+                pod: lead.pod,
+                score: lead.score,
                 fault_type: Some(fault_type.to_owned()),
-                evidence: vec![why],
+                evidence: vec![lead.why],
             }
         })
         .collect();
@@ -407,6 +359,90 @@ pub fn rank(
         }
     }
     deepest_first(out, &graph, entry)
+}
+
+/// A call's slowdown, scored on its callee: by the callee's own serving
+/// time when it rose (slow in itself), else by the caller's view (time on
+/// the way: a network delay). One lead per callee, its strongest call's.
+fn call_leads(
+    calls: &BTreeMap<(String, String), (Option<f64>, Option<f64>)>,
+) -> BTreeMap<String, Lead> {
+    let mut out: BTreeMap<String, Lead> = BTreeMap::new();
+    for ((caller, callee), (seen, served)) in calls {
+        let seen_z = seen.unwrap_or(0.0);
+        let served_z = served.unwrap_or(0.0);
+        let lead = if served_z >= ANOMALOUS || served_z * 3.0 >= seen_z {
+            Lead {
+                score: served_z,
+                pod: None,
+                kind: "cpu",
+                why: format!(
+                    "{caller} → {callee}: p50 latency as {callee} serves it moved z={served_z:.1} (as {caller} sees it z={seen_z:.1})"
+                ),
+            }
+        } else {
+            Lead {
+                score: seen_z,
+                pod: None,
+                kind: "network_delay",
+                why: format!(
+                    "{caller} → {callee}: p50 latency as {caller} sees it moved z={seen_z:.1}, as {callee} serves it only z={served_z:.1}: the time goes on the way"
+                ),
+            }
+        };
+        if out.get(callee).is_none_or(|held| lead.score > held.score) {
+            out.insert(callee.clone(), lead);
+        }
+    }
+    out
+}
+
+/// What a log source's shape says of its service, if anything.
+fn log_lead(shape: &SourceShape) -> Option<Lead> {
+    // Without a past, every pattern is new: only errors count then.
+    let rare = if shape.baseline.buckets > 0 {
+        shape.rare_z
+    } else {
+        0.0
+    };
+    // Errors that reached this source from further down the call chain
+    // (another source erred first in the same trace) are not its own.
+    let c = &shape.current;
+    let own = (c.first_errors as f64 + 1.0) / (c.error_traces as f64 + 1.0);
+    let errors = LOG_WEIGHT * shape.error_z.max(rare) * own;
+    let drop = VOLUME_WEIGHT * shape.volume_drop_z;
+    let score = errors.max(drop);
+    if !score.is_finite() || score <= 0.0 {
+        return None;
+    }
+    let why = if drop > errors {
+        format!(
+            "{}: its share of the logs fell (z={:.1}): it logs less than its neighbours, as a service that fails early or stops being called does",
+            shape.source, shape.volume_drop_z
+        )
+    } else {
+        let example = shape
+            .new_patterns
+            .first()
+            .map(|p| format!(", e.g. {}", p.pattern))
+            .unwrap_or_default();
+        format!(
+            "{}: {} errors (z={:.1}) and {} spans of rare patterns (z={:.1}) in its logs around the onset; first to err in {} of the {} traces it erred in{example}",
+            shape.source,
+            c.errors,
+            shape.error_z,
+            c.rare_spans,
+            shape.rare_z,
+            c.first_errors,
+            c.error_traces
+        )
+    };
+    Some(Lead {
+        score,
+        pod: None,
+        kind: "log",
+        why,
+    })
 }
 
 /// The service a log source belongs to: a pod's (by the series' labels), a
