@@ -144,6 +144,9 @@ fn rule_z(baseline: &[f64], current: &[f64], rel: f64, floor: f64) -> Option<f64
     Some((top - med) / s)
 }
 
+/// (caller, callee) → (z as the caller saw the call, z as the callee served it).
+type Calls = BTreeMap<(String, String), (Option<f64>, Option<f64>)>;
+
 /// What leads a service's score: the strongest signal seen for it.
 struct Lead {
     score: f64,
@@ -203,8 +206,7 @@ pub fn rank(
     let mut entry_error = false;
     // (entry service, z, why) of the symptom series.
     let mut entry_symptom: Vec<(String, f64, String)> = Vec::new();
-    // (caller, callee) → (z as the caller saw it, z as the callee served it)
-    let mut calls: BTreeMap<(String, String), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut calls = Calls::new();
     // pod → service, to name log sources.
     let mut pods: BTreeMap<String, String> = BTreeMap::new();
     for s in &data.series {
@@ -364,9 +366,7 @@ pub fn rank(
 /// A call's slowdown, scored on its callee: by the callee's own serving
 /// time when it rose (slow in itself), else by the caller's view (time on
 /// the way: a network delay). One lead per callee, its strongest call's.
-fn call_leads(
-    calls: &BTreeMap<(String, String), (Option<f64>, Option<f64>)>,
-) -> BTreeMap<String, Lead> {
+fn call_leads(calls: &Calls) -> BTreeMap<String, Lead> {
     let mut out: BTreeMap<String, Lead> = BTreeMap::new();
     for ((caller, callee), (seen, served)) in calls {
         let seen_z = seen.unwrap_or(0.0);
