@@ -265,6 +265,7 @@ fn stats_row(table: &mut Table, what: &str, s: &Stats) {
         pct(s.avg5),
         pct(s.fault_type_accuracy),
         format!("{:.0} ms", s.mean_millis),
+        format!("{:.0} ms", s.p95_millis),
     ]);
 }
 
@@ -357,7 +358,8 @@ pub async fn run(
         "AC@5",
         "AVG@5",
         "FAULT TYPE",
-        "TIME",
+        "MEAN TIME",
+        "P95 TIME",
     ]);
     stats_row(&mut table, "overall", &summary.overall);
     for (k, s) in &summary.systems {

@@ -54,6 +54,8 @@ pub struct Stats {
     pub fault_type_accuracy: f64,
     /// Mean investigation time, milliseconds.
     pub mean_millis: f64,
+    /// The 95th percentile of investigation time (nearest rank), milliseconds.
+    pub p95_millis: f64,
 }
 
 /// Overall, per system and per fault type.
@@ -95,6 +97,13 @@ pub fn stats(cases: &[&Scored]) -> Stats {
             0.0
         } else {
             cases.iter().map(|c| c.millis).sum::<f64>() / n as f64
+        },
+        p95_millis: {
+            let mut ms: Vec<f64> = cases.iter().map(|c| c.millis).collect();
+            ms.sort_by(f64::total_cmp);
+            // Nearest rank: the smallest value with at least 95% at or below it.
+            let rank = (0.95 * n as f64).ceil() as usize;
+            ms.get(rank.saturating_sub(1)).copied().unwrap_or(0.0)
         },
     }
 }
@@ -156,5 +165,19 @@ mod tests {
         assert_eq!(s.systems["tt"].ac5, 0.5);
         assert_eq!(s.fault_types["error"].ac3, 0.5);
         assert_eq!(summarize(&[]).overall.ac1, 0.0);
+        assert_eq!(summarize(&[]).overall.p95_millis, 0.0);
+    }
+
+    #[test]
+    fn p95_time_is_the_nearest_rank() {
+        let cases: Vec<Scored> = (1..=20)
+            .map(|i| Scored {
+                millis: f64::from(i),
+                ..case("ob", "cpu", "a", &["a"], "cpu")
+            })
+            .collect();
+        // 95% of 20 is 19 cases: the 19th smallest.
+        assert_eq!(summarize(&cases).overall.p95_millis, 19.0);
+        assert_eq!(summarize(&cases[..1]).overall.p95_millis, 1.0);
     }
 }
