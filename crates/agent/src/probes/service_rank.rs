@@ -191,7 +191,7 @@ impl Leads {
 ///
 /// With `logs` (the `logs.patterns` answer, sources named by pod or service),
 /// a source's new exceptions score its service too: [`LOG_WEIGHT`] times the
-/// larger of its error z and its rare-span z, weighed by the share of its
+/// mean of its error z and its rare-span z, weighed by the share of its
 /// erring traces in which it erred first; or its volume drop's z, times
 /// [`VOLUME_WEIGHT`]. The likely type is then an error.
 pub fn rank(
@@ -409,7 +409,9 @@ fn log_lead(shape: &SourceShape) -> Option<Lead> {
     // (another source erred first in the same trace) are not its own.
     let c = &shape.current;
     let own = (c.first_errors as f64 + 1.0) / (c.error_traces as f64 + 1.0);
-    let errors = LOG_WEIGHT * shape.error_z.max(rare) * own;
+    // Two views of one change, new errors and new span shapes: a source
+    // that shows both is likelier than one that shows either.
+    let errors = LOG_WEIGHT * (shape.error_z.max(0.0) + rare.max(0.0)) / 2.0 * own;
     let drop = VOLUME_WEIGHT * shape.volume_drop_z;
     let score = errors.max(drop);
     if !score.is_finite() || score <= 0.0 {
