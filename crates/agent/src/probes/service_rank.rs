@@ -468,34 +468,36 @@ fn service_of_source(source: &str, pods: &BTreeMap<String, String>) -> Option<St
     None
 }
 
-/// Orders the scored services: first the anomalous ones (score at least
-/// [`ANOMALOUS`]) that call no anomalous service, directly or through
-/// others, whose anomaly is at least a third of theirs (a small blip
-/// downstream cannot explain a large anomaly upstream); then the rest that moved (at least [`NOTABLE`]); then the others,
-/// each group by score. The entry service's score is the symptom itself,
-/// so it is always high: it leads only by exclusion, when no other service
-/// moved even notably, and otherwise follows the services that moved.
+/// Orders the scored services. A service *yields* when it calls, directly
+/// or through others, a service that moved (score at least [`NOTABLE`])
+/// enough to explain its own movement (a third of it or more): a slow or
+/// failing callee makes its callers move too. First the anomalous services
+/// (score at least [`ANOMALOUS`]) that do not yield, then the others that
+/// moved and do not yield, then those that yield, then the rest, each
+/// group by score. The entry service's score is the symptom itself, so it
+/// is always high: it leads only by exclusion, when no other service moved
+/// even notably, and otherwise follows the services that moved.
 fn deepest_first(
     ranked: Vec<Suspect>,
     calls: &[(String, String)],
     entry: Option<&str>,
 ) -> Vec<Suspect> {
     let is_entry = |s: &Suspect| entry == Some(s.service.as_str());
-    let anomalous: BTreeMap<String, f64> = ranked
+    let moved: BTreeMap<String, f64> = ranked
         .iter()
-        .filter(|s| s.score >= ANOMALOUS && !is_entry(s))
+        .filter(|s| s.score >= NOTABLE && !is_entry(s))
         .map(|s| (s.service.clone(), s.score))
         .collect();
-    let others_moved = ranked.iter().any(|s| s.score >= NOTABLE && !is_entry(s));
-    // Whether `from` reaches an anomalous service other than itself whose
-    // anomaly is big enough to explain its own (a third of it or more).
-    let reaches_anomalous = |from: &str, score: f64| -> bool {
+    let others_moved = !moved.is_empty();
+    // Whether `from` reaches a service other than itself that moved enough
+    // to explain its own movement (a third of it or more).
+    let yields_to = |from: &str, score: f64| -> bool {
         let mut seen = vec![from.to_owned()];
         let mut todo = vec![from.to_owned()];
         while let Some(at) = todo.pop() {
             for (caller, callee) in calls {
                 if *caller == at && !seen.contains(callee) {
-                    if anomalous.get(callee).is_some_and(|z| 3.0 * z >= score) {
+                    if moved.get(callee).is_some_and(|z| 3.0 * z >= score) {
                         return true;
                     }
                     seen.push(callee.clone());
@@ -514,10 +516,12 @@ fn deepest_first(
             } else {
                 3
             }
-        } else if s.score >= ANOMALOUS && !reaches_anomalous(&s.service, s.score) {
+        } else if s.score >= ANOMALOUS && !yields_to(&s.service, s.score) {
             0
-        } else if s.score >= NOTABLE {
+        } else if s.score >= NOTABLE && !yields_to(&s.service, s.score) {
             1
+        } else if s.score >= NOTABLE {
+            2
         } else {
             3
         }
@@ -767,5 +771,18 @@ mod tests {
             None,
         );
         assert_eq!(ranked[0].service, "food");
+        // Among services that moved without an anomaly, the same: travel
+        // (5) yields to basic (4.7) that it calls, not to an unrelated 6.
+        let ranked = deepest_first(
+            vec![
+                suspect("other", 6.0),
+                suspect("travel", 5.0),
+                suspect("basic", 4.7),
+            ],
+            &calls,
+            None,
+        );
+        let order: Vec<&str> = ranked.iter().map(|s| s.service.as_str()).collect();
+        assert_eq!(order, ["other", "basic", "travel"]);
     }
 }
