@@ -1060,7 +1060,7 @@ impl Tool for Patterns {
     }
 
     fn description(&self) -> &'static str {
-        "Compares each configured log source's shape around a time (e.g. an alert's onset) with its own past hour: error lines and rare or never-seen span patterns (level + logger/location per line, grouped by span id), with z-scores and examples of the new patterns. Shows which service started logging new exceptions."
+        "Compares each configured log source's shape around a time (e.g. an alert's onset) with its own past hour: error lines and rare or never-seen span patterns (level + logger/location per line, grouped by span id), with z-scores and examples of the new patterns; which source erred first in each trace; how far its share of the lines fell; and the calls its traces show. Shows which service started logging new exceptions."
     }
 
     fn schema(&self) -> serde_json::Value {
