@@ -489,6 +489,19 @@ pub enum BenchCommand {
     /// Step the seed scenario for a simulated hour and a large synthetic fleet for ten
     /// simulated minutes; report simulated seconds per wall second and peak memory.
     Lab(BenchLabArgs),
+    /// `logs.patterns` over synthetic service logs (an hour and five minutes, one
+    /// service starting to throw): p50/p99 per call, lines per second, peak memory.
+    Logs {
+        /// Log sources (one file each).
+        #[arg(long, default_value_t = 27)]
+        sources: usize,
+        /// Lines per source.
+        #[arg(long, default_value_t = 40_000)]
+        lines: usize,
+        /// Calls to time.
+        #[arg(long, default_value_t = 20)]
+        runs: u32,
+    },
 }
 
 /// `pagerless bench lab`.

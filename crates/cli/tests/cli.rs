@@ -284,3 +284,31 @@ fn lab_list_and_check() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_logs_reports_percentiles_and_finds_the_throwing_source() {
+    let (ok, out, err) = run_cli(
+        &[
+            "bench",
+            "logs",
+            "--sources",
+            "4",
+            "--lines",
+            "3000",
+            "--runs",
+            "3",
+        ],
+        &[],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("4 sources x 3000 lines"), "{out}");
+    let last = out.lines().last().expect("a summary line");
+    assert!(
+        last.starts_with("p50_ms=") && last.contains(" p99_ms="),
+        "{out}"
+    );
+    assert!(out.contains("peak_rss_mib="), "{out}");
+    let (ok, _, err) = run_cli(&["bench", "logs", "--sources", "1"], &[]);
+    assert!(!ok);
+    assert!(err.contains("--sources must be at least 2"), "{err}");
+}

@@ -356,3 +356,103 @@ pub async fn investigate(runs: u32) -> Result<ExitCode> {
         ExitCode::FAILURE
     })
 }
+
+/// `pagerless bench logs`: `logs.patterns` over `sources` synthetic service
+/// logs of `lines` lines each, spread over the 65 minutes before the
+/// reference time; the last source starts throwing a new exception in the
+/// last four minutes, and must come out on top.
+pub async fn logs(sources: usize, lines: usize, runs: u32) -> Result<ExitCode> {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+
+    use pagerless_tools::Tool as _;
+
+    if sources < 2 || lines < 100 || runs == 0 {
+        bail!("--sources must be at least 2, --lines at least 100 and --runs at least 1");
+    }
+    let dir = tempfile::tempdir()?;
+    let at =
+        chrono::DateTime::parse_from_rfc3339("2026-01-29T08:45:00Z")?.with_timezone(&chrono::Utc);
+    let span_ms = 65 * 60 * 1000 / lines as i64;
+    let mut config = std::collections::BTreeMap::new();
+    let started = Instant::now();
+    for s in 0..sources {
+        let name = format!("svc{s:02}-7d9f8b6c5-x{s:04}");
+        let path = dir.path().join(format!("{name}.log"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut line = String::new();
+        for i in 0..lines {
+            let t = at - chrono::Duration::minutes(65)
+                + chrono::Duration::milliseconds(span_ms * i as i64);
+            let trace = i / 3;
+            let broken = s == sources - 1 && t > at - chrono::Duration::minutes(4) && i % 3 == 1;
+            line.clear();
+            let (level, location) = if broken {
+                ("ERROR", "c.s.PriceServiceImpl#88")
+            } else {
+                (
+                    "INFO",
+                    [
+                        "c.c.Controller#35",
+                        "c.s.ServiceImpl#71",
+                        "c.s.ServiceImpl#90",
+                    ][i % 3],
+                )
+            };
+            let _ = writeln!(
+                line,
+                "{} {level}  {location} TraceID: {trace:032x} SpanID: {:016x} [find][id: {i}]",
+                t.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                trace * 100 + s
+            );
+            out.write_all(line.as_bytes())?;
+        }
+        out.flush()?;
+        config.insert(name, path.display().to_string());
+    }
+    eprintln!(
+        "{sources} sources of {lines} lines written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let tool =
+        pagerless_tools::logs::Patterns::new(&pagerless_tools::logs::LogsConfig::new(config));
+    let args = serde_json::json!({ "at": at.to_rfc3339() });
+    let mut ms = Vec::with_capacity(runs as usize);
+    let mut top = String::new();
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let obs = tool.call(&args).await?;
+        ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        let data: pagerless_tools::logs::LogPatterns = serde_json::from_value(obs.data)?;
+        top = data
+            .sources
+            .iter()
+            .max_by(|a, b| a.error_z.total_cmp(&b.error_z))
+            .map(|s| s.source.clone())
+            .unwrap_or_default();
+    }
+    ms.sort_by(f64::total_cmp);
+    let pct = |q: f64| ms[((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1];
+    let total = (sources * lines) as f64;
+    println!(
+        "logs.patterns over {sources} sources x {lines} lines ({:.0} lines), {runs} calls",
+        total
+    );
+    println!(
+        "per call: p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms   ({:.1} M lines/s at p50)",
+        pct(0.5),
+        pct(0.99),
+        ms[ms.len() - 1],
+        total / pct(0.5) / 1000.0
+    );
+    match peak_rss_mib() {
+        Some(mib) => println!("peak_rss_mib={mib:.0}"),
+        None => println!("peak_rss_mib=unknown"),
+    }
+    let expected = format!("svc{:02}", sources - 1);
+    if !top.starts_with(&expected) {
+        bail!("the throwing source should lead on errors, but {top} does");
+    }
+    println!("p50_ms={:.1} p99_ms={:.1}", pct(0.5), pct(0.99));
+    Ok(ExitCode::SUCCESS)
+}

@@ -73,6 +73,17 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     {
         return bench::investigate(*runs).await;
     }
+    if let Command::Bench {
+        command:
+            BenchCommand::Logs {
+                sources,
+                lines,
+                runs,
+            },
+    } = &args.command
+    {
+        return bench::logs(*sources, *lines, *runs).await;
+    }
     let settings = Settings::resolve(&args.global)?;
     match args.command {
         Command::Serve(serve) => serve::run(&settings, &serve).await,
@@ -136,7 +147,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         | Command::Import { .. }
         | Command::Eval { .. }
         | Command::Bench {
-            command: BenchCommand::Investigate { .. },
+            command: BenchCommand::Investigate { .. } | BenchCommand::Logs { .. },
         } => {
             unreachable!("handled above")
         }
