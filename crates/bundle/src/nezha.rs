@@ -559,9 +559,18 @@ type PodLogs = BTreeMap<String, Vec<(DateTime<Utc>, String)>>;
 fn read_rows(
     path: &Path,
     required: &[&str],
+    take: impl FnMut(&HashMap<&str, usize>, &csv::Record, DateTime<Utc>) -> Result<(), BundleError>,
+) -> Result<Rows, BundleError> {
+    rows_of(path, &read_csv(path)?, required, take)
+}
+
+/// [`read_rows`] over records already read from `path`.
+fn rows_of(
+    path: &Path,
+    records: &[csv::Record],
+    required: &[&str],
     mut take: impl FnMut(&HashMap<&str, usize>, &csv::Record, DateTime<Utc>) -> Result<(), BundleError>,
 ) -> Result<Rows, BundleError> {
-    let records = read_csv(path)?;
     let Some((header, rows)) = records.split_first() else {
         return Err(csv_err(path, 1, "empty file: expected a header line"));
     };
@@ -743,7 +752,6 @@ fn read_edge_latencies(
     services: &[&str],
     notes: &mut Vec<String>,
 ) -> Result<Vec<EdgeLatency>, BundleError> {
-    // The header alone first, to name the calls.
     let records = read_csv(path)?;
     let Some(header) = records.first() else {
         return Err(csv_err(path, 1, "empty file: expected a header line"));
@@ -780,7 +788,7 @@ fn read_edge_latencies(
             unknown.join(", ")
         ));
     }
-    let (_, _, dropped) = read_rows(path, &[], |_, row, time| {
+    let (_, _, dropped) = rows_of(path, &records, &[], |_, row, time| {
         for (col, edge) in &mut edges {
             let v = parse_value(path, row.line, &header.fields[*col], &row.fields[*col])?;
             if !v.is_nan() {
@@ -1191,6 +1199,16 @@ fn secs(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
+/// The samples of a series inside the window, NaN left out, as (unix seconds, value).
+fn in_window(times: &[DateTime<Utc>], values: &[f64], window: Window) -> Vec<(f64, f64)> {
+    times
+        .iter()
+        .zip(values)
+        .filter(|(t, v)| **t >= window.start && **t <= window.end && !v.is_nan())
+        .map(|(t, v)| (secs(*t), *v))
+        .collect()
+}
+
 fn write_case(day: &Day, plan: &Plan, out: &Path) -> Result<CaseSummary, BundleError> {
     let mut bundle = plan.bundle.clone();
     let dir = out.join(&bundle.name);
@@ -1199,7 +1217,6 @@ fn write_case(day: &Day, plan: &Plan, out: &Path) -> Result<CaseSummary, BundleE
     }
     fs::create_dir_all(&dir).map_err(|e| BundleError::io(&dir, e))?;
     let window = bundle.window;
-    let inside = |t: &DateTime<Utc>| *t >= window.start && *t <= window.end;
 
     let metrics_path = dir.join(&bundle.metrics);
     let file = File::create(&metrics_path).map_err(|e| BundleError::io(&metrics_path, e))?;
@@ -1219,13 +1236,7 @@ fn write_case(day: &Day, plan: &Plan, out: &Path) -> Result<CaseSummary, BundleE
                 else {
                     continue;
                 };
-                let samples: Vec<(f64, f64)> = pod
-                    .times
-                    .iter()
-                    .zip(values)
-                    .filter(|(t, v)| inside(t) && !v.is_nan())
-                    .map(|(t, v)| (secs(*t), *v))
-                    .collect();
+                let samples = in_window(&pod.times, values, window);
                 if samples.is_empty() {
                     continue;
                 }
@@ -1250,13 +1261,7 @@ fn write_case(day: &Day, plan: &Plan, out: &Path) -> Result<CaseSummary, BundleE
         }
     }
     for (i, (_, family, quantile, _)) in ENTRY_COLUMNS.iter().enumerate() {
-        let samples: Vec<(f64, f64)> = day
-            .entry_times
-            .iter()
-            .zip(&day.entry_values[i])
-            .filter(|(t, v)| inside(t) && !v.is_nan())
-            .map(|(t, v)| (secs(*t), *v))
-            .collect();
+        let samples = in_window(&day.entry_times, &day.entry_values[i], window);
         if samples.is_empty() {
             continue;
         }
@@ -1269,13 +1274,7 @@ fn write_case(day: &Day, plan: &Plan, out: &Path) -> Result<CaseSummary, BundleE
         w.write_series(family, MetricKind::Gauge, &labels, &samples)?;
     }
     for e in &day.edge_latencies {
-        let samples: Vec<(f64, f64)> = e
-            .times
-            .iter()
-            .zip(&e.values)
-            .filter(|(t, _)| inside(t))
-            .map(|(t, v)| (secs(*t), *v))
-            .collect();
+        let samples = in_window(&e.times, &e.values, window);
         if samples.is_empty() {
             continue;
         }

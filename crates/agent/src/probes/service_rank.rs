@@ -537,17 +537,21 @@ mod tests {
     use super::*;
     use pagerless_tools::prometheus::LabeledSeries;
 
-    fn series(name: &str, service: &str, pod: &str, f: impl Fn(f64) -> f64) -> LabeledSeries {
-        let mut labels = BTreeMap::new();
-        labels.insert("__name__".to_owned(), name.to_owned());
-        labels.insert("service".to_owned(), service.to_owned());
-        labels.insert("pod".to_owned(), pod.to_owned());
+    /// 80 minutes of `f(minute)`, one point a minute, with these labels.
+    fn labeled(labels: &[(&str, &str)], f: impl Fn(f64) -> f64) -> LabeledSeries {
         LabeledSeries {
-            labels: labels.into_iter().collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             points: (0..80)
                 .map(|m| (f64::from(m) * 60.0, f(f64::from(m))))
                 .collect(),
         }
+    }
+
+    fn series(name: &str, service: &str, pod: &str, f: impl Fn(f64) -> f64) -> LabeledSeries {
+        labeled(&[("__name__", name), ("service", service), ("pod", pod)], f)
     }
 
     #[test]
@@ -596,17 +600,15 @@ mod tests {
     }
 
     fn edge(caller: &str, callee: &str, reporter: &str, f: impl Fn(f64) -> f64) -> LabeledSeries {
-        let mut labels = BTreeMap::new();
-        labels.insert("__name__".to_owned(), EDGE_LATENCY.to_owned());
-        labels.insert("source_service".to_owned(), caller.to_owned());
-        labels.insert("destination_service".to_owned(), callee.to_owned());
-        labels.insert("reporter".to_owned(), reporter.to_owned());
-        LabeledSeries {
-            labels: labels.into_iter().collect(),
-            points: (0..80)
-                .map(|m| (f64::from(m) * 60.0, f(f64::from(m))))
-                .collect(),
-        }
+        labeled(
+            &[
+                ("__name__", EDGE_LATENCY),
+                ("source_service", caller),
+                ("destination_service", callee),
+                ("reporter", reporter),
+            ],
+            f,
+        )
     }
 
     #[test]
@@ -650,16 +652,14 @@ mod tests {
                 0.3 + 0.01 * (m % 2.0)
             }
         };
-        let mut labels = BTreeMap::new();
-        labels.insert("__name__".to_owned(), ENTRY_LATENCY.to_owned());
-        labels.insert("service".to_owned(), "frontend".to_owned());
-        labels.insert("quantile".to_owned(), "0.9".to_owned());
-        let symptom = LabeledSeries {
-            labels: labels.into_iter().collect(),
-            points: (0..80)
-                .map(|m| (f64::from(m) * 60.0, entry_latency(f64::from(m))))
-                .collect(),
-        };
+        let symptom = labeled(
+            &[
+                ("__name__", ENTRY_LATENCY),
+                ("service", "frontend"),
+                ("quantile", "0.9"),
+            ],
+            entry_latency,
+        );
         let quiet = series("pod_cpu_usage_ratio", "ads", "ads-1", |m| {
             0.2 + 0.02 * (m % 3.0)
         });
