@@ -51,6 +51,10 @@ pub const LOG_WEIGHT: f64 = 3.0;
 /// new errors, as a quieter source may just see less traffic.
 pub const VOLUME_WEIGHT: f64 = 1.0;
 
+/// A log absence's z (a service missing from its callers' traces) counts
+/// this many metric z.
+pub const ABSENCE_WEIGHT: f64 = LOG_WEIGHT;
+
 /// Relative and absolute floors of a call latency's spread.
 const EDGE_FLOORS: (f64, f64) = (0.1, 0.002);
 
@@ -413,11 +417,22 @@ fn log_lead(shape: &SourceShape) -> Option<Lead> {
     // that shows both is likelier than one that shows either.
     let errors = LOG_WEIGHT * (shape.error_z.max(0.0) + rare.max(0.0)) / 2.0 * own;
     let drop = VOLUME_WEIGHT * shape.volume_drop_z;
-    let score = errors.max(drop);
+    let absent = shape.absence.as_ref().map_or(0.0, |a| ABSENCE_WEIGHT * a.z);
+    let score = errors.max(drop).max(absent);
     if !score.is_finite() || score <= 0.0 {
         return None;
     }
-    let why = if drop > errors {
+    let why = if let Some(a) = shape.absence.as_ref().filter(|_| absent >= score) {
+        format!(
+            "{}: missing from {}'s traces: it used to be in {:.0}% of them, now in {} of {} (z={:.1}): it fails before it logs, or is no longer reached",
+            shape.source,
+            a.caller,
+            a.baseline_share * 100.0,
+            a.reached,
+            a.caller_traces,
+            a.z
+        )
+    } else if drop > errors {
         format!(
             "{}: its share of the logs fell (z={:.1}): it logs less than its neighbours, as a service that fails early or stops being called does",
             shape.source, shape.volume_drop_z
@@ -742,6 +757,51 @@ mod tests {
             Some("ts-price-service-7d9f8-x2x4z")
         );
         assert!(ranked[2].score < 3.0 * LOG_WEIGHT, "{:?}", ranked[2]);
+    }
+
+    #[test]
+    fn a_callee_missing_from_its_callers_traces_outranks_the_callers_errors() {
+        let onset = 70.0 * 60.0;
+        let quiet = |name: &str, pod: &str| series("pod_cpu_usage_ratio", name, pod, |_| 0.2);
+        let data = RangeResult {
+            series: vec![
+                quiet("ts-travel-service", "ts-travel-service-6b5c4-abcde"),
+                quiet("ts-basic-service", "ts-basic-service-5dc8d-46997"),
+                quiet("ts-price-service", "ts-price-service-7d9f8-x2x4z"),
+            ],
+        };
+        // travel errs first (its callee failed silently, so no one erred
+        // before it); basic carries on without price; price logs nothing.
+        let mut price = shape("ts-price-service-7d9f8-x2x4z", 0, 0.0, 0, 0);
+        price["absence"] = serde_json::json!({
+            "caller": "ts-basic-service-5dc8d-46997", "baseline_share": 0.99,
+            "caller_traces": 60, "reached": 0, "z": 24.0
+        });
+        let logs: LogPatterns = serde_json::from_value(serde_json::json!({
+            "at": "1970-01-01T01:10:00Z",
+            "current": {"start": "", "end": ""},
+            "baseline": {"start": "", "end": ""},
+            "sources": [
+                shape("ts-travel-service-6b5c4-abcde", 13, 13.0, 13, 13),
+                shape("ts-basic-service-5dc8d-46997", 0, 0.0, 0, 0),
+                price,
+            ],
+            "calls": [
+                {"caller": "ts-travel-service-6b5c4-abcde", "callee": "ts-basic-service-5dc8d-46997", "traces": 90},
+                {"caller": "ts-basic-service-5dc8d-46997", "callee": "ts-price-service-7d9f8-x2x4z", "traces": 90}
+            ]
+        }))
+        .unwrap();
+        let ranked = rank(&data, onset, None, Some(&logs));
+        assert_eq!(ranked[0].service, "ts-price-service", "{ranked:?}");
+        assert_eq!(ranked[0].score, ABSENCE_WEIGHT * 24.0);
+        assert_eq!(ranked[0].fault_type.as_deref(), Some("error"));
+        assert!(
+            ranked[0].evidence[0].contains("missing from ts-basic-service-5dc8d-46997's traces"),
+            "{:?}",
+            ranked[0].evidence
+        );
+        assert_eq!(ranked[1].service, "ts-travel-service", "{ranked:?}");
     }
 
     #[test]

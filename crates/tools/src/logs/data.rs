@@ -95,8 +95,30 @@ pub struct SourceShape {
     /// neighbours; 0 without a baseline.
     #[serde(default)]
     pub volume_drop_z: f64,
+    /// How far this source fell out of its callers' traces: a service that
+    /// fails before it logs, while its callers carry on, is missing from
+    /// traces it used to be part of. Absent when no caller's traces say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absence: Option<Absence>,
     /// The most frequent rare span patterns of the current window, errors first.
     pub new_patterns: Vec<NewPattern>,
+}
+
+/// A source missing from the traces of a caller that used to reach it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Absence {
+    /// The calling source whose traces it fell out of (the strongest drop).
+    pub caller: String,
+    /// The share of the caller's baseline traces that reached it (smoothed:
+    /// `(reached + 1) / (traces + 2)`).
+    pub baseline_share: f64,
+    /// The caller's traces in the current window.
+    pub caller_traces: u64,
+    /// Of those, the traces that reached this source.
+    pub reached: u64,
+    /// `(expected - reached) / sqrt(expected·(1 - share) + 1)`, expected
+    /// being the baseline share of the caller's current traces.
+    pub z: f64,
 }
 
 /// A source's counts in the current window.

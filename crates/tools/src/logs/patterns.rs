@@ -27,8 +27,8 @@ use regex::bytes::Regex;
 
 use super::config::LogsConfig;
 use super::data::{
-    BaselineShape, CurrentShape, InferredCall, LogPatterns, NewPattern, SourceShape, TimeWindow,
-    UnreadableSource,
+    Absence, BaselineShape, CurrentShape, InferredCall, LogPatterns, NewPattern, SourceShape,
+    TimeWindow, UnreadableSource,
 };
 use super::files::resolve;
 use super::timestamp::leading_time_end;
@@ -675,6 +675,7 @@ impl Scan {
             error_z: round(error_z, 2),
             rare_z: round(rare_z, 2),
             volume_drop_z: 0.0,
+            absence: None,
             new_patterns,
         };
         let bucket_lines = self.buckets.iter().map(|(k, b)| (*k, b.lines)).collect();
@@ -705,7 +706,7 @@ const CALL_TRACES: u64 = 3;
 /// worked, so A called B, directly or through others. A call is kept when
 /// seen in at least [`CALL_TRACES`] traces and over 3 times as often as
 /// the reverse.
-fn inferred_calls(shaped: &[Shaped]) -> Vec<InferredCall> {
+fn inferred_calls(shaped: &[Shaped]) -> Vec<(usize, usize, u64)> {
     let mut traces: HashMap<&[u8], Vec<(usize, i64, i64)>> = HashMap::new();
     for (i, s) in shaped.iter().enumerate() {
         for (trace, (first, last)) in &s.trace_spans {
@@ -719,25 +720,85 @@ fn inferred_calls(shaped: &[Shaped]) -> Vec<InferredCall> {
     for spans in traces.values().filter(|s| s.len() > 1) {
         for a in spans {
             for b in spans {
-                if a.0 != b.0 && a.1 <= b.1 && a.2 >= b.2 && (a.1, a.2) != (b.1, b.2) {
+                if encloses((a.1, a.2), (b.1, b.2)) && a.0 != b.0 {
                     *counts.entry((a.0, b.0)).or_default() += 1;
                 }
             }
         }
     }
-    let mut calls: Vec<InferredCall> = counts
+    let mut calls: Vec<(usize, usize, u64)> = counts
         .iter()
         .filter(|((a, b), n)| {
             **n >= CALL_TRACES && **n > 3 * counts.get(&(*b, *a)).copied().unwrap_or(0)
         })
-        .map(|((a, b), n)| InferredCall {
-            caller: shaped[*a].shape.source.clone(),
-            callee: shaped[*b].shape.source.clone(),
-            traces: *n,
-        })
+        .map(|((a, b), n)| (*a, *b, *n))
         .collect();
-    calls.sort_by(|x, y| (&x.caller, &x.callee).cmp(&(&y.caller, &y.callee)));
+    calls.sort_unstable();
     calls
+}
+
+/// Whether a caller's (first, last) times in a trace enclose a callee's.
+fn encloses(caller: (i64, i64), callee: (i64, i64)) -> bool {
+    caller.0 <= callee.0 && caller.1 >= callee.1 && caller != callee
+}
+
+/// The least number of a caller's baseline traces an absence is measured on.
+const ABSENCE_TRACES: u64 = 10;
+
+/// The least share of a caller's baseline traces a callee must have been in
+/// for its absence to count: a call made only in some of the caller's
+/// operations comes and goes with the mix of requests.
+const ABSENCE_SHARE: f64 = 0.8;
+
+/// Each source's [`SourceShape::absence`]: for each call inferred to it,
+/// the share of the caller's baseline traces (by the caller's first line
+/// in the trace) that reached it, against the current window's. The
+/// strongest drop over its callers is kept, when its z is positive.
+fn absences(
+    shaped: &[Shaped],
+    calls: &[(usize, usize, u64)],
+    windows: Windows,
+) -> Vec<Option<Absence>> {
+    let mut out: Vec<Option<Absence>> = vec![None; shaped.len()];
+    for &(a, b, _) in calls {
+        let (caller, callee) = (&shaped[a], &shaped[b]);
+        let (mut base, mut base_reached, mut now, mut now_reached) = (0u64, 0u64, 0u64, 0u64);
+        for (trace, span) in &caller.trace_spans {
+            let reached = callee
+                .trace_spans
+                .get(trace)
+                .is_some_and(|inner| encloses(*span, *inner));
+            if (windows.base_start..windows.base_end).contains(&span.0) {
+                base += 1;
+                base_reached += u64::from(reached);
+            } else if (windows.cur_start..=windows.cur_end).contains(&span.0)
+                && !caller.trace_errors.contains_key(trace)
+            {
+                now += 1;
+                now_reached += u64::from(reached);
+            }
+        }
+        if base < ABSENCE_TRACES || now == 0 {
+            continue;
+        }
+        // Smoothed, so that a share seen as 100% can still vary.
+        let share = (base_reached as f64 + 1.0) / (base as f64 + 2.0);
+        if share < ABSENCE_SHARE {
+            continue;
+        }
+        let expected = share * now as f64;
+        let z = (expected - now_reached as f64) / (expected * (1.0 - share) + 1.0).sqrt();
+        if z > 0.0 && out[b].as_ref().is_none_or(|held| z > held.z) {
+            out[b] = Some(Absence {
+                caller: caller.shape.source.clone(),
+                baseline_share: round(share, 3),
+                caller_traces: now,
+                reached: now_reached,
+                z: round(z, 2),
+            });
+        }
+    }
+    out
 }
 
 /// Each source's [`SourceShape::volume_drop_z`]: its lines in the current
@@ -1001,7 +1062,14 @@ fn summary(data: &LogPatterns) -> String {
     });
     let quiet = data.sources.len() - notable.len();
     let others = |n: usize| format!("{n} source{}", if n == 1 { "" } else { "s" });
-    if notable.is_empty() {
+    let mut absent: Vec<(&SourceShape, &Absence)> = data
+        .sources
+        .iter()
+        .filter_map(|s| s.absence.as_ref().map(|a| (s, a)))
+        .filter(|(_, a)| a.z >= NOTABLE_Z)
+        .collect();
+    absent.sort_by(|a, b| b.1.z.total_cmp(&a.1.z));
+    if notable.is_empty() && absent.is_empty() {
         let lines: u64 = data.sources.iter().map(|s| s.current.lines).sum();
         let largest = data
             .sources
@@ -1039,6 +1107,17 @@ fn summary(data: &LogPatterns) -> String {
             part
         })
         .collect();
+    for (s, a) in absent.iter().take(SUMMARY_SOURCES) {
+        parts.push(format!(
+            "{} missing from {}'s traces: in {} of {}, usually {:.0}% (z={:.1})",
+            s.source,
+            a.caller,
+            a.reached,
+            a.caller_traces,
+            a.baseline_share * 100.0,
+            a.z
+        ));
+    }
     let more = notable.len().saturating_sub(SUMMARY_SOURCES);
     if more > 0 {
         parts.push(format!("{} more changed", others(more)));
@@ -1060,7 +1139,7 @@ impl Tool for Patterns {
     }
 
     fn description(&self) -> &'static str {
-        "Compares each configured log source's shape around a time (e.g. an alert's onset) with its own past hour: error lines and rare or never-seen span patterns (level + logger/location per line, grouped by span id), with z-scores and examples of the new patterns; which source erred first in each trace; how far its share of the lines fell; and the calls its traces show. Shows which service started logging new exceptions."
+        "Compares each configured log source's shape around a time (e.g. an alert's onset) with its own past hour: error lines and rare or never-seen span patterns (level + logger/location per line, grouped by span id), with z-scores and examples of the new patterns; which source erred first in each trace; how far its share of the lines fell; whether it went missing from traces of a caller that carries on (a service failing before it logs); and the calls its traces show. Shows which service started logging new exceptions or fell silent."
     }
 
     fn schema(&self) -> serde_json::Value {
@@ -1139,7 +1218,19 @@ impl Tool for Patterns {
             s.shape.current.first_errors = first;
             s.shape.volume_drop_z = drop;
         }
-        data.calls = inferred_calls(&shaped);
+        let calls = inferred_calls(&shaped);
+        let absent = absences(&shaped, &calls, windows);
+        for (s, absence) in shaped.iter_mut().zip(absent) {
+            s.shape.absence = absence;
+        }
+        data.calls = calls
+            .iter()
+            .map(|&(a, b, traces)| InferredCall {
+                caller: shaped[a].shape.source.clone(),
+                callee: shaped[b].shape.source.clone(),
+                traces,
+            })
+            .collect();
         data.sources = shaped.into_iter().map(|s| s.shape).collect();
         if data.sources.is_empty() {
             let reasons: Vec<String> = data
@@ -1727,5 +1818,90 @@ mod tests {
                 traces: 4
             }]
         );
+    }
+
+    /// A trace every 20 s for the hour before `AT`: the caller logs around
+    /// the callee's line. From 200 s before `AT` the callee no longer logs;
+    /// with `caller_fails`, the caller logs an error in those traces too.
+    fn call_falling_silent(caller: &str, callee: &str, caller_fails: bool) -> (String, String) {
+        let (mut outer, mut inner) = (String::new(), String::new());
+        for k in 0..=183i64 {
+            let secs = -3600 + 20 * k;
+            let span = format!("{:04x}{caller}", k);
+            let silent = secs >= -200;
+            line(
+                &mut outer,
+                secs,
+                "INFO",
+                &format!("c.c.{caller}#1"),
+                &span,
+                "[in]",
+            );
+            if !silent {
+                line(
+                    &mut inner,
+                    secs,
+                    "INFO",
+                    &format!("c.s.{callee}#9"),
+                    &span,
+                    "[work]",
+                );
+            }
+            if silent && caller_fails {
+                line(
+                    &mut outer,
+                    secs,
+                    "ERROR",
+                    &format!("c.c.{caller}#5"),
+                    &span,
+                    "[failed]",
+                );
+            }
+            // A second later: the callee's line falls inside the caller's.
+            line(
+                &mut outer,
+                secs + 1,
+                "INFO",
+                &format!("c.c.{caller}#2"),
+                &span,
+                "[out]",
+            );
+        }
+        (outer, inner)
+    }
+
+    #[tokio::test]
+    async fn a_callee_missing_from_traces_its_caller_carries_on_in_is_absent() {
+        // basic carries on without price: price fails before it logs.
+        let (basic, price) = call_falling_silent("basic", "price", false);
+        // travel fails itself, so seat is not reached: seat is not to blame.
+        let (travel, seat) = call_falling_silent("travel", "seat", true);
+        let dir = tempfile::tempdir().unwrap();
+        let tool = tool(
+            dir.path(),
+            &[
+                ("basic", basic),
+                ("price", price),
+                ("travel", travel),
+                ("seat", seat),
+            ],
+        );
+        let (obs, data) = run(&tool, serde_json::json!({ "at": AT })).await;
+        let absence = source(&data, "price").absence.clone().unwrap();
+        assert_eq!(absence.caller, "basic");
+        assert_eq!(absence.reached, 2);
+        // 240 s before to 60 s after, a trace every 20 s: 16, the first 2 still reaching price.
+        assert_eq!(absence.caller_traces, 16);
+        assert!(absence.baseline_share > 0.95, "{absence:?}");
+        assert!(absence.z > 3.0, "{absence:?}");
+        assert!(
+            obs.summary
+                .contains("price missing from basic's traces: in 2 of 16"),
+            "{}",
+            obs.summary
+        );
+        for other in ["basic", "travel", "seat"] {
+            assert_eq!(source(&data, other).absence, None, "{other}");
+        }
     }
 }
