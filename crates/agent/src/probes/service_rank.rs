@@ -118,9 +118,11 @@ fn upward_z_nth(
     }
     let mut b = baseline.to_vec();
     let med = median(&mut b);
-    let p95 = quantile(&b, 0.95);
     let mut dev: Vec<f64> = b.iter().map(|x| (x - med).abs()).collect();
     let mad = median(&mut dev);
+    let mut quiet = without_episodes(baseline, med, 1.4826 * mad);
+    quiet.sort_by(f64::total_cmp);
+    let p95 = quantile(&quiet, 0.95);
     let s = (1.4826 * mad)
         .max((p95 - med) / 1.645)
         .max(rel * med.abs())
@@ -129,6 +131,37 @@ fn upward_z_nth(
     z.sort_by(|a, b| b.total_cmp(a));
     Some(*z.get(nth).unwrap_or(&z[0]))
 }
+
+/// The baseline without its episodes: runs of [`EPISODE_MINUTES`] or more
+/// points in a row above `med` + [`EPISODE_SPREADS`]·`spread`. Scattered
+/// spikes are the series' own noise and widen its spread; a sustained run
+/// is an earlier incident (or an earlier fault), and must not hide this one.
+fn without_episodes(baseline: &[f64], med: f64, spread: f64) -> Vec<f64> {
+    let high = |x: f64| x > med + EPISODE_SPREADS * spread.max(1e-9);
+    let mut out = Vec::with_capacity(baseline.len());
+    let mut run: Vec<f64> = Vec::new();
+    for &x in baseline {
+        if high(x) {
+            run.push(x);
+            continue;
+        }
+        if run.len() < EPISODE_MINUTES {
+            out.append(&mut run);
+        }
+        run.clear();
+        out.push(x);
+    }
+    if run.len() < EPISODE_MINUTES {
+        out.append(&mut run);
+    }
+    out
+}
+
+/// How many high points in a row make an episode (see [`without_episodes`]).
+const EPISODE_MINUTES: usize = 3;
+
+/// How many spreads above the median make a point high (see [`without_episodes`]).
+const EPISODE_SPREADS: f64 = 4.0;
 
 /// The symptom's own z, in the alert rule's terms: the window's largest
 /// point (the alert already says it is no one-minute spike) against the
@@ -593,6 +626,29 @@ mod tests {
         assert_eq!(ranked[0].fault_type.as_deref(), Some("cpu"));
         assert!(ranked[0].score >= ANOMALOUS, "{:?}", ranked[0]);
         assert!(ranked.iter().find(|s| s.service == "email").unwrap().score < ANOMALOUS);
+    }
+
+    #[test]
+    fn an_earlier_episode_in_the_baseline_does_not_hide_the_same_fault_again() {
+        // A quiet series with a little noise; 5 minutes of an earlier fault
+        // at 4x its level, and a one-minute spike of noise.
+        let noise = |i: usize| 0.005 + 0.0004 * ((i * 7 % 5) as f64 - 2.0);
+        let mut baseline: Vec<f64> = (0..40).map(noise).collect();
+        for v in &mut baseline[10..15] {
+            *v = 0.02;
+        }
+        baseline[30] = 0.012;
+        let current = [0.005, 0.02, 0.02, 0.019];
+        let z = upward_z(&baseline, &current, 0.1, 0.001).unwrap();
+        assert!(z >= ANOMALOUS, "z={z}");
+        // The spike alone stays noise: it still widens the spread.
+        let mut spiky = baseline.clone();
+        spiky[10..15].copy_from_slice(&[0.005; 5]);
+        for i in [3, 13, 23, 33] {
+            spiky[i] = 0.02;
+        }
+        let z = upward_z(&spiky, &current, 0.1, 0.001).unwrap();
+        assert!(z < NOTABLE, "z={z}");
     }
 
     #[test]
