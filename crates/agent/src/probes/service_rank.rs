@@ -191,16 +191,26 @@ struct Lead {
     pod: Option<String>,
     /// Which signal: a [`FAMILIES`] type, `log` or `entry`.
     kind: &'static str,
+    /// Whether it travels up the call chain: latency and errors do (a
+    /// callee that slows or fails makes its callers slow or fail); CPU or
+    /// memory alone does not, it reaches callers only through latency.
+    travels: bool,
     why: String,
 }
 
-/// The strongest signal per service.
+/// The strongest signal per service, and the strongest of those that
+/// travel to its callers.
 #[derive(Default)]
-struct Leads(BTreeMap<String, Lead>);
+struct Leads(BTreeMap<String, Lead>, BTreeMap<String, f64>);
 
 impl Leads {
-    /// Keeps `lead` for `service` if it is stronger than what is there.
+    /// Keeps `lead` for `service` if it is stronger than what is there,
+    /// and its score among those that travel, if it does.
     fn offer(&mut self, service: &str, mut lead: Lead) {
+        if lead.travels {
+            let held = self.1.entry(service.to_owned()).or_insert(lead.score);
+            *held = held.max(lead.score);
+        }
         match self.0.get_mut(service) {
             Some(held) if lead.score > held.score => {
                 if lead.pod.is_none() {
@@ -332,6 +342,7 @@ pub fn rank(
                 score: z,
                 pod: Some(pod.clone()),
                 kind,
+                travels: kind == "network_delay",
                 why: format!("{pod}: {name}{quantile} moved z={z:.1} from its hour before"),
             },
         );
@@ -356,13 +367,14 @@ pub fn rank(
                 score: z,
                 pod: None,
                 kind: "entry",
+                travels: false,
                 why,
             };
             leads.offer(&service, lead);
         }
     }
+    let Leads(leads, travelling) = leads;
     let mut out: Vec<Suspect> = leads
-        .0
         .into_iter()
         .map(|(service, lead)| {
             let fault_type = match lead.kind {
@@ -397,7 +409,7 @@ pub fn rank(
             graph.push((a, b));
         }
     }
-    deepest_first(out, &graph, entry)
+    deepest_first(out, &graph, entry, &travelling)
 }
 
 /// A call's slowdown, scored on its callee: by the callee's own serving
@@ -413,6 +425,7 @@ fn call_leads(calls: &Calls) -> BTreeMap<String, Lead> {
                 score: served_z,
                 pod: None,
                 kind: "cpu",
+                travels: true,
                 why: format!(
                     "{caller} → {callee}: p50 latency as {callee} serves it moved z={served_z:.1} (as {caller} sees it z={seen_z:.1})"
                 ),
@@ -422,6 +435,7 @@ fn call_leads(calls: &Calls) -> BTreeMap<String, Lead> {
                 score: seen_z,
                 pod: None,
                 kind: "network_delay",
+                travels: true,
                 why: format!(
                     "{caller} → {callee}: p50 latency as {caller} sees it moved z={seen_z:.1}, as {callee} serves it only z={served_z:.1}: the time goes on the way"
                 ),
@@ -491,6 +505,7 @@ fn log_lead(shape: &SourceShape) -> Option<Lead> {
         score,
         pod: None,
         kind: "log",
+        travels: true,
         why,
     })
 }
@@ -517,9 +532,11 @@ fn service_of_source(source: &str, pods: &BTreeMap<String, String>) -> Option<St
 }
 
 /// Orders the scored services. A service *yields* when it calls, directly
-/// or through others, a service that moved (score at least [`NOTABLE`])
-/// enough to explain its own movement (a third of it or more): a slow or
-/// failing callee makes its callers move too. First the anomalous services
+/// or through others, a service that moved (score at least [`NOTABLE`]) in
+/// its latency or errors (`travelling`: the strongest such signal per
+/// service) enough to explain its own movement (a third of it or more): a
+/// slow or failing callee makes its callers move too; its CPU or memory
+/// alone does not. First the anomalous services
 /// (score at least [`ANOMALOUS`]) that do not yield, then the others that
 /// moved and do not yield, then those that yield, then the rest, each
 /// group by score. The entry service's score is the symptom itself, so it
@@ -529,14 +546,17 @@ fn deepest_first(
     ranked: Vec<Suspect>,
     calls: &[(String, String)],
     entry: Option<&str>,
+    travelling: &BTreeMap<String, f64>,
 ) -> Vec<Suspect> {
     let is_entry = |s: &Suspect| entry == Some(s.service.as_str());
+    let others_moved = ranked.iter().any(|s| s.score >= NOTABLE && !is_entry(s));
+    // What a callee can pass on to its callers: its latency and errors.
     let moved: BTreeMap<String, f64> = ranked
         .iter()
-        .filter(|s| s.score >= NOTABLE && !is_entry(s))
-        .map(|s| (s.service.clone(), s.score))
+        .filter(|s| !is_entry(s))
+        .filter_map(|s| Some((s.service.clone(), *travelling.get(&s.service)?)))
+        .filter(|(_, z)| *z >= NOTABLE)
         .collect();
-    let others_moved = !moved.is_empty();
     // Whether `from` reaches a service other than itself that moved enough
     // to explain its own movement (a third of it or more).
     let yields_to = |from: &str, score: f64| -> bool {
@@ -862,43 +882,57 @@ mod tests {
 
     #[test]
     fn a_caller_yields_only_to_a_callee_anomaly_that_can_explain_its_own() {
-        let suspect = |service: &str, score: f64| Suspect {
-            service: service.into(),
-            pod: None,
-            score,
-            fault_type: None,
-            evidence: Vec::new(),
-        };
         let calls = vec![
             ("food".to_owned(), "travel".to_owned()),
             ("travel".to_owned(), "basic".to_owned()),
         ];
+        // (service, score, whether its signal travels to callers).
+        let order = |scored: &[(&str, f64, bool)]| -> Vec<String> {
+            let suspects = scored
+                .iter()
+                .map(|(service, score, _)| Suspect {
+                    service: (*service).into(),
+                    pod: None,
+                    score: *score,
+                    fault_type: None,
+                    evidence: Vec::new(),
+                })
+                .collect();
+            let travelling = scored
+                .iter()
+                .filter(|t| t.2)
+                .map(|(service, score, _)| ((*service).to_owned(), *score))
+                .collect();
+            deepest_first(suspects, &calls, None, &travelling)
+                .into_iter()
+                .map(|s| s.service)
+                .collect()
+        };
         // basic (24) explains food (30) two calls away.
-        let ranked = deepest_first(
-            vec![suspect("food", 30.0), suspect("basic", 24.0)],
-            &calls,
-            None,
+        assert_eq!(
+            order(&[("food", 30.0, true), ("basic", 24.0, true)]),
+            ["basic", "food"]
         );
-        assert_eq!(ranked[0].service, "basic");
         // A blip of 12 under an anomaly of 85 does not.
-        let ranked = deepest_first(
-            vec![suspect("food", 85.0), suspect("basic", 12.0)],
-            &calls,
-            None,
+        assert_eq!(
+            order(&[("food", 85.0, true), ("basic", 12.0, true)]),
+            ["food", "basic"]
         );
-        assert_eq!(ranked[0].service, "food");
+        // Nor does a callee that moved only in CPU or memory: that reaches
+        // its callers only through its latency.
+        assert_eq!(
+            order(&[("food", 30.0, true), ("basic", 24.0, false)]),
+            ["food", "basic"]
+        );
         // Among services that moved without an anomaly, the same: travel
         // (5) yields to basic (4.7) that it calls, not to an unrelated 6.
-        let ranked = deepest_first(
-            vec![
-                suspect("other", 6.0),
-                suspect("travel", 5.0),
-                suspect("basic", 4.7),
-            ],
-            &calls,
-            None,
+        assert_eq!(
+            order(&[
+                ("other", 6.0, true),
+                ("travel", 5.0, true),
+                ("basic", 4.7, true)
+            ]),
+            ["other", "basic", "travel"]
         );
-        let order: Vec<&str> = ranked.iter().map(|s| s.service.as_str()).collect();
-        assert_eq!(order, ["other", "basic", "travel"]);
     }
 }
