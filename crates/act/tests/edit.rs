@@ -7,17 +7,22 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pagerless_act::gitops::edit::{EditError, Format, edit, format_of};
 use serde::Deserialize;
 use yaml_serde::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/edit");
+/// The fixtures, found at run time: the test binary may be built from
+/// another checkout of the same sources (a shared target directory).
+fn fixtures() -> PathBuf {
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/edit")
+}
 
 fn fixture(rel: &str) -> String {
-    std::fs::read_to_string(Path::new(FIXTURES).join(rel)).unwrap()
+    std::fs::read_to_string(fixtures().join(rel)).unwrap()
 }
 
 /// Lines removed and added between two texts (common head and tail left
@@ -584,7 +589,7 @@ const CORPUS: &[Case] = &[
 
 #[test]
 fn corpus_has_the_promised_shape() {
-    let dir = Path::new(FIXTURES).join("yaml");
+    let dir = fixtures().join("yaml");
     let files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -26,7 +26,7 @@ const MERGE_SHA: &str = "8b1e2c7d6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c";
 fn fixture(name: &str) -> String {
     let file = format!(
         "{}/tests/fixtures/forges/{name}",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
 }

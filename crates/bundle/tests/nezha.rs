@@ -12,7 +12,7 @@ use pagerless_bundle::nezha::{self, ImportOptions};
 use pagerless_bundle::{Bundle, BundleError, FaultType, Label, Topology, copy_without_label};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/nezha")
         .join(name)
 }

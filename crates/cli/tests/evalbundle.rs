@@ -20,7 +20,7 @@ fn import(out: &Path) {
 fn import_fixture(name: &str, out: &Path) {
     let fixture = format!(
         "{}/../bundle/tests/fixtures/nezha/{name}",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     );
     let fixture = fixture.as_str();
     let (ok, stdout, stderr) = support::run_cli(

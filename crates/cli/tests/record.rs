@@ -25,7 +25,7 @@ const CASE: &str = "ob-cpu-0436-cartservice";
 fn import_case(out: &Path) -> PathBuf {
     let fixture = format!(
         "{}/../bundle/tests/fixtures/nezha/ob-cpu",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     );
     let (ok, stdout, stderr) = support::run_cli(
         &["import", "nezha", &fixture, "--out", out.to_str().unwrap()],

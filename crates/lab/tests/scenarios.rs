@@ -99,7 +99,10 @@ fn unknown_names_list_the_builtins() {
 
 #[test]
 fn every_file_in_scenarios_is_built_in_and_causes_are_distinct() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let dir = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../scenarios");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| {
