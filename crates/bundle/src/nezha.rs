@@ -960,14 +960,67 @@ fn parse_log_time(text: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-/// The message of a log record: the `log` field of Docker's JSON wrapper
-/// when there is one, on one line.
+/// The message of a log record, on one line: the `log` field of Docker's
+/// JSON wrapper when there is one; inside it, a structured record (the JSON
+/// most Online Boutique services write) as `SEVERITY message error=…`; and
+/// a leading `TraceID: … SpanID: …` moved behind the message, so that the
+/// line's first word after its level says what it is about, as a logger's
+/// name does in other formats (`logs.patterns` keys its templates on it).
 fn log_message(raw: &str) -> String {
-    let message = serde_json::from_str::<serde_json::Value>(raw)
+    let outer = serde_json::from_str::<serde_json::Value>(raw)
         .ok()
         .and_then(|v| v.get("log").and_then(|l| l.as_str()).map(str::to_owned))
         .unwrap_or_else(|| raw.to_owned());
-    message.trim_end().replace('\r', "").replace('\n', "\\n")
+    let text = outer.trim_end();
+    let message = structured(text).unwrap_or_else(|| trace_context_last(text));
+    message.replace('\r', "").replace('\n', "\\n")
+}
+
+/// A JSON record with a `message` (or `msg`) as `SEVERITY message`, its
+/// error field, if any, after it.
+fn structured(text: &str) -> Option<String> {
+    if !text.starts_with('{') {
+        return None;
+    }
+    let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    let field = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| record.get(*k).and_then(|v| v.as_str()))
+    };
+    let message = field(&["message", "msg"])?;
+    let mut out = String::new();
+    if let Some(severity) = field(&["severity", "level", "levelname"]) {
+        out.push_str(&severity.to_ascii_uppercase());
+        out.push(' ');
+    }
+    out.push_str(&trace_context_last(message.trim_end()));
+    for key in ["error", "err", "exception"] {
+        if let Some(error) = field(&[key]) {
+            out.push_str(&format!(" {key}={error}"));
+        }
+    }
+    Some(out)
+}
+
+/// `TraceID: T SpanID: S rest` as `rest TraceID: T SpanID: S`; other text as it is.
+fn trace_context_last(text: &str) -> String {
+    let Some(after) = text.strip_prefix("TraceID:") else {
+        return text.to_owned();
+    };
+    let mut words = after.split_ascii_whitespace();
+    let Some(trace) = words.next() else {
+        return text.to_owned();
+    };
+    let mut context = format!("TraceID: {trace}");
+    let mut rest: Vec<&str> = words.collect();
+    if rest.first() == Some(&"SpanID:") && rest.len() >= 2 {
+        context.push_str(&format!(" SpanID: {}", rest[1]));
+        rest.drain(..2);
+    }
+    if rest.is_empty() {
+        return text.to_owned();
+    }
+    format!("{} {context}", rest.join(" "))
 }
 
 /// A directory under the system's temp dir, removed when dropped.
@@ -1408,5 +1461,39 @@ mod tests {
             "17:35:38.386 INFO  x"
         );
         assert_eq!(log_message("plain\nline"), "plain\\nline");
+    }
+
+    #[test]
+    fn structured_log_records_read_as_level_then_message() {
+        // A Go service's JSON record inside Docker's wrapper.
+        let record = serde_json::json!({
+            "message": "TraceID: bc0149298d10ab94 SpanID: 0137a7322c7d77fd PlaceOrder user_id=\"2ae2\" successfully",
+            "severity": "info",
+            "timestamp": "2022-08-22T03:59:15.187736033Z"
+        });
+        let wrapped = serde_json::json!({"log": format!("{record}\n"), "stream": "stdout"});
+        assert_eq!(
+            log_message(&wrapped.to_string()),
+            "INFO PlaceOrder user_id=\"2ae2\" successfully TraceID: bc0149298d10ab94 SpanID: 0137a7322c7d77fd"
+        );
+        // The error field comes after the message.
+        let record = serde_json::json!({
+            "error": "rpc error: code = Unavailable",
+            "message": "failed to charge card",
+            "severity": "warning"
+        });
+        let wrapped = serde_json::json!({"log": format!("{record}\n")});
+        assert_eq!(
+            log_message(&wrapped.to_string()),
+            "WARNING failed to charge card error=rpc error: code = Unavailable"
+        );
+        // Plain text that starts with its trace context.
+        let wrapped = serde_json::json!({"log": "TraceID: 00372df3 SpanID: 702371dc GetCartAsync called with userId=a009\n"});
+        assert_eq!(
+            log_message(&wrapped.to_string()),
+            "GetCartAsync called with userId=a009 TraceID: 00372df3 SpanID: 702371dc"
+        );
+        // JSON without a message is left as it is.
+        assert_eq!(log_message("{\"a\":1}"), "{\"a\":1}");
     }
 }
