@@ -793,22 +793,38 @@ mod tests {
         })
     }
 
-    #[test]
-    fn new_errors_in_a_pods_logs_score_its_service_unless_relayed() {
-        let onset = 70.0 * 60.0;
-        let quiet = |name: &str, pod: &str| series("pod_cpu_usage_ratio", name, pod, |_| 0.2);
-        let data = RangeResult {
-            series: vec![
-                quiet("ts-price-service", "ts-price-service-7d9f8-x2x4z"),
-                quiet("ts-travel-service", "ts-travel-service-6b5c4-abcde"),
-                quiet("ts-seat-service", "ts-seat-service-55c8b-k9k9k"),
-            ],
-        };
-        let logs: LogPatterns = serde_json::from_value(serde_json::json!({
+    /// Pods whose CPU stays flat: services the series know, nothing moving.
+    fn quiet_pods(pods: &[(&str, &str)]) -> RangeResult {
+        RangeResult {
+            series: pods
+                .iter()
+                .map(|(service, pod)| series("pod_cpu_usage_ratio", service, pod, |_| 0.2))
+                .collect(),
+        }
+    }
+
+    /// A `logs.patterns` answer with these sources and inferred calls.
+    fn patterns(sources: Vec<serde_json::Value>, calls: serde_json::Value) -> LogPatterns {
+        serde_json::from_value(serde_json::json!({
             "at": "1970-01-01T01:10:00Z",
             "current": {"start": "", "end": ""},
             "baseline": {"start": "", "end": ""},
-            "sources": [
+            "sources": sources,
+            "calls": calls
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn new_errors_in_a_pods_logs_score_its_service_unless_relayed() {
+        let onset = 70.0 * 60.0;
+        let data = quiet_pods(&[
+            ("ts-price-service", "ts-price-service-7d9f8-x2x4z"),
+            ("ts-travel-service", "ts-travel-service-6b5c4-abcde"),
+            ("ts-seat-service", "ts-seat-service-55c8b-k9k9k"),
+        ]);
+        let logs = patterns(
+            vec![
                 // The caller relays the callee's errors: more of them, none first.
                 shape("ts-travel-service-6b5c4-abcde", 40, 40.0, 20, 0),
                 shape("ts-price-service-7d9f8-x2x4z", 20, 20.0, 20, 20),
@@ -816,9 +832,9 @@ mod tests {
                 shape("ts-seat-service-55c8b-zzzzz", 5, 5.0, 0, 0),
                 // Not a service of the namespace: ignored.
                 shape("nginx", 50, 50.0, 0, 0),
-            ]
-        }))
-        .unwrap();
+            ],
+            serde_json::json!([]),
+        );
         let ranked = rank(&data, onset, None, Some(&logs));
         let order: Vec<&str> = ranked.iter().map(|s| s.service.as_str()).collect();
         assert_eq!(
@@ -838,14 +854,11 @@ mod tests {
     #[test]
     fn a_callee_missing_from_its_callers_traces_outranks_the_callers_errors() {
         let onset = 70.0 * 60.0;
-        let quiet = |name: &str, pod: &str| series("pod_cpu_usage_ratio", name, pod, |_| 0.2);
-        let data = RangeResult {
-            series: vec![
-                quiet("ts-travel-service", "ts-travel-service-6b5c4-abcde"),
-                quiet("ts-basic-service", "ts-basic-service-5dc8d-46997"),
-                quiet("ts-price-service", "ts-price-service-7d9f8-x2x4z"),
-            ],
-        };
+        let data = quiet_pods(&[
+            ("ts-travel-service", "ts-travel-service-6b5c4-abcde"),
+            ("ts-basic-service", "ts-basic-service-5dc8d-46997"),
+            ("ts-price-service", "ts-price-service-7d9f8-x2x4z"),
+        ]);
         // travel errs first (its callee failed silently, so no one erred
         // before it); basic carries on without price; price logs nothing.
         let mut price = shape("ts-price-service-7d9f8-x2x4z", 0, 0.0, 0, 0);
@@ -853,21 +866,17 @@ mod tests {
             "caller": "ts-basic-service-5dc8d-46997", "baseline_share": 0.99,
             "caller_traces": 60, "reached": 0, "z": 24.0
         });
-        let logs: LogPatterns = serde_json::from_value(serde_json::json!({
-            "at": "1970-01-01T01:10:00Z",
-            "current": {"start": "", "end": ""},
-            "baseline": {"start": "", "end": ""},
-            "sources": [
+        let logs = patterns(
+            vec![
                 shape("ts-travel-service-6b5c4-abcde", 13, 13.0, 13, 13),
                 shape("ts-basic-service-5dc8d-46997", 0, 0.0, 0, 0),
                 price,
             ],
-            "calls": [
+            serde_json::json!([
                 {"caller": "ts-travel-service-6b5c4-abcde", "callee": "ts-basic-service-5dc8d-46997", "traces": 90},
                 {"caller": "ts-basic-service-5dc8d-46997", "callee": "ts-price-service-7d9f8-x2x4z", "traces": 90}
-            ]
-        }))
-        .unwrap();
+            ]),
+        );
         let ranked = rank(&data, onset, None, Some(&logs));
         assert_eq!(ranked[0].service, "ts-price-service", "{ranked:?}");
         assert_eq!(ranked[0].score, ABSENCE_WEIGHT * 24.0);
