@@ -191,27 +191,31 @@ struct Lead {
     pod: Option<String>,
     /// Which signal: a [`FAMILIES`] type, `log` or `entry`.
     kind: &'static str,
-    /// Whether it travels up the call chain: latency and errors do (a
-    /// callee that slows or fails makes its callers slow or fail); CPU or
-    /// memory alone does not, it reaches callers only through latency.
-    travels: bool,
+    /// How much of the score travels up the call chain: latency and log
+    /// changes do (a callee that slows or fails makes its callers slow or
+    /// fail); CPU or memory alone does not, it reaches callers only through
+    /// latency. 0 when none.
+    travels: f64,
     why: String,
 }
 
-/// The strongest signal per service, and the strongest of those that
-/// travel to its callers.
+/// The strongest signal per service.
 #[derive(Default)]
-struct Leads(BTreeMap<String, Lead>, BTreeMap<String, f64>);
+struct Leads {
+    best: BTreeMap<String, Lead>,
+    /// Per service, the strongest score that travels to its callers.
+    travelling: BTreeMap<String, f64>,
+}
 
 impl Leads {
     /// Keeps `lead` for `service` if it is stronger than what is there,
     /// and its score among those that travel, if it does.
     fn offer(&mut self, service: &str, mut lead: Lead) {
-        if lead.travels {
-            let held = self.1.entry(service.to_owned()).or_insert(lead.score);
-            *held = held.max(lead.score);
+        if lead.travels > 0.0 {
+            let held = self.travelling.entry(service.to_owned()).or_default();
+            *held = held.max(lead.travels);
         }
-        match self.0.get_mut(service) {
+        match self.best.get_mut(service) {
             Some(held) if lead.score > held.score => {
                 if lead.pod.is_none() {
                     lead.pod = held.pod.take();
@@ -220,7 +224,7 @@ impl Leads {
             }
             Some(_) => {}
             None => {
-                self.0.insert(service.to_owned(), lead);
+                self.best.insert(service.to_owned(), lead);
             }
         }
     }
@@ -342,7 +346,7 @@ pub fn rank(
                 score: z,
                 pod: Some(pod.clone()),
                 kind,
-                travels: kind == "network_delay",
+                travels: if kind == "network_delay" { z } else { 0.0 },
                 why: format!("{pod}: {name}{quantile} moved z={z:.1} from its hour before"),
             },
         );
@@ -367,14 +371,14 @@ pub fn rank(
                 score: z,
                 pod: None,
                 kind: "entry",
-                travels: false,
+                travels: 0.0,
                 why,
             };
             leads.offer(&service, lead);
         }
     }
-    let Leads(leads, travelling) = leads;
-    let mut out: Vec<Suspect> = leads
+    let Leads { best, travelling } = leads;
+    let mut out: Vec<Suspect> = best
         .into_iter()
         .map(|(service, lead)| {
             let fault_type = match lead.kind {
@@ -425,7 +429,7 @@ fn call_leads(calls: &Calls) -> BTreeMap<String, Lead> {
                 score: served_z,
                 pod: None,
                 kind: "cpu",
-                travels: true,
+                travels: served_z,
                 why: format!(
                     "{caller} → {callee}: p50 latency as {callee} serves it moved z={served_z:.1} (as {caller} sees it z={seen_z:.1})"
                 ),
@@ -435,7 +439,7 @@ fn call_leads(calls: &Calls) -> BTreeMap<String, Lead> {
                 score: seen_z,
                 pod: None,
                 kind: "network_delay",
-                travels: true,
+                travels: seen_z,
                 why: format!(
                     "{caller} → {callee}: p50 latency as {caller} sees it moved z={seen_z:.1}, as {callee} serves it only z={served_z:.1}: the time goes on the way"
                 ),
@@ -505,7 +509,7 @@ fn log_lead(shape: &SourceShape) -> Option<Lead> {
         score,
         pod: None,
         kind: "log",
-        travels: true,
+        travels: score,
         why,
     })
 }

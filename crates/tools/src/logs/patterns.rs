@@ -1231,6 +1231,8 @@ impl Tool for Patterns {
                 traces,
             })
             .collect();
+        data.calls
+            .sort_by(|x, y| (&x.caller, &x.callee).cmp(&(&y.caller, &y.callee)));
         data.sources = shaped.into_iter().map(|s| s.shape).collect();
         if data.sources.is_empty() {
             let reasons: Vec<String> = data
