@@ -14,20 +14,7 @@ use std::path::Path;
 use serde_json::Value;
 
 fn import(out: &Path) {
-    import_fixture("ob-mini", out);
-}
-
-fn import_fixture(name: &str, out: &Path) {
-    let fixture = format!(
-        "{}/../bundle/tests/fixtures/nezha/{name}",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
-    );
-    let fixture = fixture.as_str();
-    let (ok, stdout, stderr) = support::run_cli(
-        &["import", "nezha", fixture, "--out", out.to_str().unwrap()],
-        &[],
-    );
-    assert!(ok, "{stdout}{stderr}");
+    support::import_nezha("ob-mini", out);
 }
 
 fn eval(dir: &Path, extra: &[&str]) -> Value {
@@ -93,7 +80,7 @@ fn the_faulty_service_leads_the_ranking_through_a_real_prometheus() {
     support::require_binary("prometheus", "prometheus");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundles");
-    import_fixture("ob-cpu", &out);
+    support::import_nezha("ob-cpu", &out);
     let report = eval(&out, &[]);
     let cases = report["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 2, "{report}");
@@ -119,7 +106,7 @@ fn the_faulty_service_leads_the_ranking_through_a_real_prometheus() {
 fn the_label_never_reaches_the_investigation() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundles");
-    import_fixture("ob-cpu", &out);
+    support::import_nezha("ob-cpu", &out);
     let honest = eval(&out, &["--embedded"]);
     // A decoy label in every case: the rankings must not move.
     for entry in std::fs::read_dir(&out).unwrap() {

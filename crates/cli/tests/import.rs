@@ -10,8 +10,7 @@ use std::path::PathBuf;
 use support::run_cli;
 
 fn ob_mini() -> PathBuf {
-    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
-        .join("../bundle/tests/fixtures/nezha/ob-mini")
+    support::nezha_fixture("ob-mini")
 }
 
 #[test]
@@ -109,10 +108,7 @@ fn a_malformed_csv_is_named_with_file_and_line() {
 fn per_call_latencies_become_series_on_both_sides_of_each_call() {
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().join("bundles");
-    let day = PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
-    )
-    .join("../bundle/tests/fixtures/nezha/ob-cpu");
+    let day = support::nezha_fixture("ob-cpu");
     let args = [
         "import",
         "nezha",

@@ -23,15 +23,7 @@ const CASE: &str = "ob-cpu-0436-cartservice";
 
 /// Imports the `ob-cpu` fixture day into `out` and returns the one case's folder.
 fn import_case(out: &Path) -> PathBuf {
-    let fixture = format!(
-        "{}/../bundle/tests/fixtures/nezha/ob-cpu",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
-    );
-    let (ok, stdout, stderr) = support::run_cli(
-        &["import", "nezha", &fixture, "--out", out.to_str().unwrap()],
-        &[],
-    );
-    assert!(ok, "{stdout}{stderr}");
+    support::import_nezha("ob-cpu", out);
     out.join(CASE)
 }
 

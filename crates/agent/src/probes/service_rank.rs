@@ -99,6 +99,13 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// The median of `values` and their median absolute deviation from it.
+fn median_and_mad(values: &[f64]) -> (f64, f64) {
+    let med = median(&mut values.to_vec());
+    let mut dev: Vec<f64> = values.iter().map(|x| (x - med).abs()).collect();
+    (med, median(&mut dev))
+}
+
 /// The upward robust z of `current` against `baseline` (second-largest of
 /// the window's points; the largest when there is only one).
 pub fn upward_z(baseline: &[f64], current: &[f64], rel: f64, floor: f64) -> Option<f64> {
@@ -116,10 +123,7 @@ fn upward_z_nth(
     if baseline.len() < 5 || current.is_empty() {
         return None;
     }
-    let mut b = baseline.to_vec();
-    let med = median(&mut b);
-    let mut dev: Vec<f64> = b.iter().map(|x| (x - med).abs()).collect();
-    let mad = median(&mut dev);
+    let (med, mad) = median_and_mad(baseline);
     let mut quiet = without_episodes(baseline, med, 1.4826 * mad);
     quiet.sort_by(f64::total_cmp);
     let p95 = quantile(&quiet, 0.95);
@@ -172,10 +176,7 @@ fn rule_z(baseline: &[f64], current: &[f64], rel: f64, floor: f64) -> Option<f64
     if baseline.len() < 5 || current.is_empty() {
         return None;
     }
-    let mut b = baseline.to_vec();
-    let med = median(&mut b);
-    let mut dev: Vec<f64> = b.iter().map(|x| (x - med).abs()).collect();
-    let mad = median(&mut dev);
+    let (med, mad) = median_and_mad(baseline);
     let s = (1.4826 * mad).max(rel * med.abs()).max(floor).max(1e-9);
     let top = current.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     Some((top - med) / s)

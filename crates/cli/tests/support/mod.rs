@@ -16,6 +16,30 @@ use std::time::{Duration, Instant};
 /// The binary under test.
 pub const PAGERLESS: &str = env!("CARGO_BIN_EXE_pagerless");
 
+/// A Nezha fixture day of the bundle crate, found at run time (the test
+/// binary may be built from another checkout of the same sources).
+pub fn nezha_fixture(name: &str) -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../bundle/tests/fixtures/nezha")
+        .join(name)
+}
+
+/// Runs `pagerless import nezha` on a fixture day into `out`, which must succeed.
+pub fn import_nezha(name: &str, out: &Path) {
+    let day = nezha_fixture(name);
+    let (ok, stdout, stderr) = run_cli(
+        &[
+            "import",
+            "nezha",
+            day.to_str().expect("a UTF-8 path"),
+            "--out",
+            out.to_str().expect("a UTF-8 path"),
+        ],
+        &[],
+    );
+    assert!(ok, "{stdout}{stderr}");
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
