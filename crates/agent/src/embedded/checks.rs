@@ -43,6 +43,9 @@ pub enum Check {
     /// Generic: each log source's errors and span patterns around the
     /// onset against its own past (new exceptions).
     LogPatterns,
+    /// Generic: when no source logged in the minutes around the onset (a gap
+    /// in collection), the same comparison up to the latest lines there are.
+    LatestLogs,
     /// Generic: rank the namespace's series by how they moved around the onset.
     Anomalies,
     /// Generic: what changed in the IaC repository lately, anywhere.
@@ -50,7 +53,7 @@ pub enum Check {
 }
 
 /// Every check, in the order ties are broken.
-pub const ALL: [Check; 18] = [
+pub const ALL: [Check; 19] = [
     Check::Symptom,
     Check::Memory,
     Check::CpuUsage,
@@ -67,6 +70,7 @@ pub const ALL: [Check; 18] = [
     Check::Recheck,
     Check::RankServices,
     Check::LogPatterns,
+    Check::LatestLogs,
     Check::Anomalies,
     Check::Changes,
 ];
@@ -94,6 +98,7 @@ impl Check {
             Check::Recheck => "recheck",
             Check::RankServices => "rank_services",
             Check::LogPatterns => "log_patterns",
+            Check::LatestLogs => "latest_logs",
             Check::Anomalies => "anomalies",
             Check::Changes => "changes",
         }
@@ -121,7 +126,7 @@ impl Check {
             Check::Disk => &["disk_filling"],
             Check::Nodes => &["disk_pressure"],
             Check::Recheck => &["symptom_recovered", "symptom_persists"],
-            Check::RankServices | Check::LogPatterns => &["service_anomaly"],
+            Check::RankServices | Check::LogPatterns | Check::LatestLogs => &["service_anomaly"],
             Check::Anomalies => &["metric_anomaly"],
             Check::Changes => &["recent_change"],
         }
@@ -139,7 +144,7 @@ impl Check {
             | Check::Database
             | Check::Disk => 0.5,
             Check::Pods | Check::Deployment | Check::Nodes => 0.8,
-            Check::Logs | Check::LogPatterns => 1.2,
+            Check::Logs | Check::LogPatterns | Check::LatestLogs => 1.2,
             Check::Git | Check::Changes => 2.5,
             Check::Recheck | Check::Anomalies | Check::RankServices => 4.0,
         }
@@ -164,7 +169,7 @@ impl Check {
             Check::Git | Check::Changes => "git.history",
             Check::Anomalies => "prometheus.correlate",
             Check::RankServices => "prometheus.query_range",
-            Check::LogPatterns => "logs.patterns",
+            Check::LogPatterns | Check::LatestLogs => "logs.patterns",
         }
     }
 
@@ -182,6 +187,7 @@ impl Check {
             Check::Services | Check::Database | Check::Disk | Check::Nodes | Check::Changes => true,
             Check::Anomalies => f.symptom.is_some() && f.namespace.is_some(),
             Check::RankServices | Check::LogPatterns => f.namespace.is_some(),
+            Check::LatestLogs => f.logs_latest.is_some(),
         }
     }
 
@@ -238,16 +244,8 @@ impl Check {
                     }),
                 }
             }
-            Check::LogPatterns => ToolCall {
-                tool: "logs.patterns".into(),
-                args: json!({
-                    "at": f.onset.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "before_secs": 240,
-                    "after_secs": 60,
-                    "baseline_secs": 3600,
-                    "gap_secs": 600,
-                }),
-            },
+            Check::LogPatterns => log_patterns(f.onset),
+            Check::LatestLogs => log_patterns(f.logs_latest.unwrap_or(f.onset)),
             Check::Anomalies => {
                 let t = f.onset.timestamp();
                 ToolCall {
@@ -320,6 +318,14 @@ impl Check {
             Check::LogPatterns => format!(
                 "{leading} Do the logs say more? Each source's errors and span patterns in the minutes around the onset against its own hour before: a service that starts throwing new exceptions stands out."
             ),
+            Check::LatestLogs => {
+                let latest = f.logs_latest.unwrap_or(f.onset);
+                format!(
+                    "No source logged a line in the minutes around the onset: all silent at once is a gap in log collection, not the services. The latest lines are from {}, {} s before the onset; comparing the minutes up to them with the hour before instead.",
+                    latest.format("%H:%M:%S"),
+                    (f.onset - latest).num_seconds()
+                )
+            }
             Check::Anomalies => format!(
                 "{leading} No playbook fits. Ranking the series of {ns} by how strongly and how early they moved around the onset."
             ),
@@ -327,5 +333,20 @@ impl Check {
                 format!("{leading} And what changed lately anywhere in the IaC repository?")
             }
         }
+    }
+}
+
+/// `logs.patterns` around `at`: the 4 minutes before to 1 after, against the
+/// hour before, less the 10 minutes nearest (an onset is often late).
+fn log_patterns(at: chrono::DateTime<chrono::Utc>) -> ToolCall {
+    ToolCall {
+        tool: "logs.patterns".into(),
+        args: json!({
+            "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "before_secs": 240,
+            "after_secs": 60,
+            "baseline_secs": 3600,
+            "gap_secs": 600,
+        }),
     }
 }

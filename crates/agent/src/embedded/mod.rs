@@ -27,6 +27,10 @@ use checks::{ALL, Check, WATCH_SECS};
 /// How sure the leading hypothesis must be to conclude.
 const CONFIDENT: f64 = 0.8;
 
+/// How far before the onset the latest log lines may be to stand in for
+/// the onset's minutes when collection stopped: older ones describe another time.
+const LOG_GAP_SECS: i64 = 600;
+
 /// What the investigation has learned beyond evidence: names and objects the
 /// next calls and the plan need.
 #[derive(Debug, Clone, Default)]
@@ -58,6 +62,9 @@ pub struct Facts {
     /// Whether a dependency outside the suspect was seen slowing down: only
     /// then is watching worth its minutes.
     pub external_suspect: bool,
+    /// When no log source had a line around the onset: the latest line's
+    /// time, if it is recent enough to stand in for the onset's minutes.
+    pub logs_latest: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Facts {
@@ -358,11 +365,24 @@ impl EmbeddedReasoner {
             Check::Deployment => {
                 self.facts.deployment = serde_json::from_value::<DeploymentInfo>(data.clone()).ok();
             }
-            Check::RankServices | Check::LogPatterns => {
+            Check::RankServices | Check::LogPatterns | Check::LatestLogs => {
                 if check == Check::RankServices {
                     self.rank_series = serde_json::from_value(data.clone()).ok();
                 } else {
-                    self.log_shape = serde_json::from_value(data.clone()).ok();
+                    let shape: Option<pagerless_tools::logs::LogPatterns> =
+                        serde_json::from_value(data.clone()).ok();
+                    if check == Check::LogPatterns {
+                        self.facts.logs_latest = shape
+                            .as_ref()
+                            .and_then(|s| s.latest_before.as_deref())
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .map(|t| t.with_timezone(&chrono::Utc))
+                            .filter(|t| (self.facts.onset - *t).num_seconds() <= LOG_GAP_SECS);
+                    }
+                    // The freshest logs win: a look past a gap replaces the empty one.
+                    if check == Check::LogPatterns || shape.is_some() {
+                        self.log_shape = shape;
+                    }
                 }
                 if let Some(r) = &self.rank_series {
                     let onset = self.facts.onset.timestamp() as f64;
@@ -540,6 +560,7 @@ impl Reasoner for EmbeddedReasoner {
         if let Some(c) = [
             Check::RankServices,
             Check::LogPatterns,
+            Check::LatestLogs,
             Check::Anomalies,
             Check::Changes,
         ]
@@ -580,5 +601,113 @@ impl Reasoner for EmbeddedReasoner {
             ),
             suspects: self.suspects.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use pagerless_model::{Environment, ToolCall};
+    use serde_json::json;
+
+    use super::*;
+
+    const ONSET: &str = "2023-01-29T11:02:10Z";
+
+    fn alert() -> AlertContext {
+        AlertContext {
+            incident_id: None,
+            alertname: "EntryLatencyHigh".into(),
+            service: Some("ts-ui-dashboard".into()),
+            namespace: Some("train-ticket".into()),
+            node: None,
+            environment: Environment::prod(),
+            labels: Default::default(),
+            annotations: Default::default(),
+            starts_at: chrono::DateTime::parse_from_rfc3339(ONSET)
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            symptom: Some("max(entry_latency_seconds) > 1".into()),
+        }
+    }
+
+    /// Runs the reasoner against canned answers: metrics say nothing, and
+    /// `logs` answers each `logs.patterns` call. Returns the calls made and
+    /// their thoughts.
+    async fn drive(logs: impl Fn(&ToolCall) -> serde_json::Value) -> Vec<(String, ToolCall)> {
+        let mut reasoner = EmbeddedReasoner::builtin().unwrap();
+        let alert = alert();
+        let tools = [
+            "prometheus.query",
+            "prometheus.query_range",
+            "logs.patterns",
+        ];
+        let mut calls = Vec::new();
+        for step in 1..=30 {
+            let state = State {
+                alert: &alert,
+                steps: &[],
+                tools: &tools,
+            };
+            let Next::Call { thought, call } = reasoner.next(&state).await else {
+                return calls;
+            };
+            let data = match call.tool.as_str() {
+                "prometheus.query" => json!({ "time": 1674990130.0, "series": [] }),
+                "prometheus.query_range" => json!({ "series": [] }),
+                _ => logs(&call),
+            };
+            let obs = Observation {
+                tool: call.tool.clone(),
+                summary: String::new(),
+                query: String::new(),
+                data,
+                error: None,
+            };
+            reasoner.assess(&obs, step);
+            calls.push((thought, call));
+        }
+        panic!("no conclusion in 30 steps: {calls:?}");
+    }
+
+    /// A `logs.patterns` answer with no line in the current window, the
+    /// latest line before it at `latest`.
+    fn silent(latest: &str) -> serde_json::Value {
+        json!({
+            "at": ONSET,
+            "current": { "start": "", "end": "" },
+            "baseline": { "start": "", "end": "" },
+            "sources": [],
+            "latest_before": latest,
+        })
+    }
+
+    fn log_calls(calls: &[(String, ToolCall)]) -> Vec<&(String, ToolCall)> {
+        calls
+            .iter()
+            .filter(|(_, c)| c.tool == "logs.patterns")
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_log_collection_is_looked_past_to_the_latest_lines() {
+        let calls = drive(|_| silent("2023-01-29T10:58:07.853Z")).await;
+        let logs = log_calls(&calls);
+        assert_eq!(logs.len(), 2, "{calls:?}");
+        assert_eq!(logs[0].1.args["at"], ONSET);
+        assert_eq!(logs[1].1.args["at"], "2023-01-29T10:58:07Z");
+        assert!(logs[1].0.contains("gap in log collection"), "{}", logs[1].0);
+        assert!(
+            logs[1].0.contains("242 s before the onset"),
+            "{}",
+            logs[1].0
+        );
+    }
+
+    #[tokio::test]
+    async fn lines_older_than_ten_minutes_do_not_stand_in_for_the_onset() {
+        let calls = drive(|_| silent("2023-01-29T10:51:00Z")).await;
+        assert_eq!(log_calls(&calls).len(), 1, "{calls:?}");
     }
 }

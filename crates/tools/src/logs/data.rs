@@ -45,6 +45,13 @@ pub struct LogPatterns {
     /// Sources that could not be read, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<UnreadableSource>,
+    /// When no source has a line in the current window: the time of the
+    /// latest line before it (from the baseline's start), RFC 3339. Every
+    /// source silent at once is a gap in collection (a shipper stopped or
+    /// lags) rather than a change in the services; the minutes up to that
+    /// line are the freshest logs there are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_before: Option<String>,
 }
 
 /// A call between two sources, inferred from traces.

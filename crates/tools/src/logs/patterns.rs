@@ -413,6 +413,8 @@ struct Scan {
     trace_errors: HashMap<Box<[u8]>, i64>,
     /// Each trace's first and last time in this source (both windows).
     trace_spans: HashMap<Box<[u8]>, (i64, i64)>,
+    /// The latest line from the baseline's start up to the current window.
+    latest_before: Option<i64>,
 }
 
 impl Scan {
@@ -450,6 +452,9 @@ impl Scan {
             let ms = time.timestamp_millis();
             let current = (windows.cur_start..=windows.cur_end).contains(&ms);
             let baseline = (windows.base_start..windows.base_end).contains(&ms);
+            if (windows.base_start..windows.cur_start).contains(&ms) {
+                self.latest_before = Some(self.latest_before.map_or(ms, |l| l.max(ms)));
+            }
             if !current && !baseline {
                 continue;
             }
@@ -684,6 +689,7 @@ impl Scan {
             trace_errors,
             trace_spans,
             bucket_lines,
+            latest_before: self.latest_before,
         }
     }
 }
@@ -696,6 +702,8 @@ struct Shaped {
     bucket_lines: BTreeMap<i64, u64>,
     /// Each trace's first and last time in this source.
     trace_spans: HashMap<Box<[u8]>, (i64, i64)>,
+    /// The latest line from the baseline's start up to the current window.
+    latest_before: Option<i64>,
 }
 
 /// The least number of traces a call is kept on.
@@ -1077,8 +1085,13 @@ fn summary(data: &LogPatterns) -> String {
             .max_by(|a, b| score(a).total_cmp(&score(b)))
             .map(|s| format!("; largest z {:.1} ({})", score(s), s.source))
             .unwrap_or_default();
+        let latest = data
+            .latest_before
+            .as_ref()
+            .map(|t| format!("; the latest line before it is at {t}: a gap in collection?"))
+            .unwrap_or_default();
         return format!(
-            "no log pattern change around {}: {} quiet ({lines} lines in the current window){largest}",
+            "no log pattern change around {}: {} quiet ({lines} lines in the current window{latest}){largest}",
             data.at,
             others(quiet)
         );
@@ -1233,6 +1246,13 @@ impl Tool for Patterns {
             .collect();
         data.calls
             .sort_by(|x, y| (&x.caller, &x.callee).cmp(&(&y.caller, &y.callee)));
+        if shaped.iter().all(|s| s.shape.current.lines == 0) {
+            data.latest_before = shaped
+                .iter()
+                .filter_map(|s| s.latest_before)
+                .max()
+                .map(rfc3339);
+        }
         data.sources = shaped.into_iter().map(|s| s.shape).collect();
         if data.sources.is_empty() {
             let reasons: Vec<String> = data
@@ -1763,6 +1783,57 @@ mod tests {
             let s = source(&data, other);
             assert!(s.volume_drop_z.abs() < 0.5, "{other}: {s:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_window_no_source_logged_in_names_the_latest_line_before_it() {
+        // Both sources stop logging at once 300 s before `at`: collection
+        // stopped, and the tool says up to when there are lines.
+        let stopped = |name: &str| {
+            let mut out = String::new();
+            for k in 0..=165i64 {
+                let secs = -3600 + 20 * k;
+                line(
+                    &mut out,
+                    secs,
+                    "INFO",
+                    &format!("c.c.{name}#1"),
+                    &format!("{k:08x}"),
+                    "[ok]",
+                );
+            }
+            out
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let gap = tool(
+            dir.path(),
+            &[("route", stopped("Route")), ("price", stopped("Price"))],
+        );
+        let (obs, data) = run(&gap, serde_json::json!({ "at": AT })).await;
+        assert!(
+            data.sources.iter().all(|s| s.current.lines == 0),
+            "{data:?}"
+        );
+        let latest = DateTime::parse_from_rfc3339(data.latest_before.as_deref().unwrap()).unwrap();
+        assert_eq!(latest.timestamp_millis(), at_ms() - 300_000);
+        assert!(
+            obs.summary.contains("the latest line before it is at"),
+            "{}",
+            obs.summary
+        );
+
+        // One source still logging: no gap, whatever the others do.
+        let dir = tempfile::tempdir().unwrap();
+        let live = tool(
+            dir.path(),
+            &[
+                ("route", stopped("Route")),
+                ("price", service("Price", false)),
+            ],
+        );
+        let (obs, data) = run(&live, serde_json::json!({ "at": AT })).await;
+        assert_eq!(data.latest_before, None, "{data:?}");
+        assert!(!obs.summary.contains("latest line"), "{}", obs.summary);
     }
 
     #[tokio::test]
