@@ -706,6 +706,10 @@ struct Shaped {
     latest_before: Option<i64>,
 }
 
+/// A baseline bucket with fewer lines than this share of the median
+/// bucket's (all sources) is left out of the usual shares.
+const THIN_BUCKET: f64 = 0.1;
+
 /// The least number of traces a call is kept on.
 const CALL_TRACES: u64 = 3;
 
@@ -821,6 +825,9 @@ fn volume_drops(shaped: &[Shaped]) -> Vec<f64> {
             *totals.entry(*bucket).or_default() += lines;
         }
     }
+    // A bucket collection barely covered says nothing about shares.
+    let usual = median(totals.values().map(|t| *t as f64).collect());
+    totals.retain(|_, total| *total as f64 >= THIN_BUCKET * usual);
     let shares: Vec<f64> = shaped
         .iter()
         .map(|s| {
@@ -1782,6 +1789,48 @@ mod tests {
         for other in ["price", "basic"] {
             let s = source(&data, other);
             assert!(s.volume_drop_z.abs() < 0.5, "{other}: {s:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bucket_collection_barely_covered_does_not_set_the_usual_shares() {
+        // Three sources log alike in the last baseline bucket and the current
+        // window; in the bucket before, collection caught only two lines, both
+        // of route's. Counted as a bucket, they would make route's usual share
+        // 2/3 (the median of 1/3 and 1) and its ordinary volume a drop.
+        let log_of = |name: &str| {
+            let mut out = String::new();
+            if name == "route" {
+                for secs in [-1000, -990] {
+                    line(&mut out, secs, "INFO", "c.c.Route#1", "0000aaaa", "[ok]");
+                }
+            }
+            let times = (-900..-600).step_by(6).chain((-240..=60).step_by(6));
+            for (k, secs) in times.enumerate() {
+                line(
+                    &mut out,
+                    secs,
+                    "INFO",
+                    &format!("c.c.{name}#1"),
+                    &format!("{k:08x}"),
+                    "[ok]",
+                );
+            }
+            out
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let tool = tool(
+            dir.path(),
+            &[
+                ("route", log_of("route")),
+                ("price", log_of("price")),
+                ("basic", log_of("basic")),
+            ],
+        );
+        let (_, data) = run(&tool, serde_json::json!({ "at": AT })).await;
+        for name in ["route", "price", "basic"] {
+            let s = source(&data, name);
+            assert!(s.volume_drop_z.abs() < 1.0, "{name}: {s:?}");
         }
     }
 
