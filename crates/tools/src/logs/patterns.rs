@@ -606,8 +606,17 @@ impl Scan {
                     .collect(),
             )
         };
-        let error_rate = per_minute(|b| b.errors);
-        let rare_rate = per_minute(|b| b.rare_spans);
+        // A few minutes of baseline say little: the rates are shrunk toward
+        // none, as if PRIOR_MINUTES more quiet minutes had been seen (no
+        // baseline at all is a rate of none already).
+        let seen = self.baseline_minutes.len() as f64;
+        let shrink = if seen > 0.0 {
+            seen / (seen + PRIOR_MINUTES)
+        } else {
+            0.0
+        };
+        let error_rate = per_minute(|b| b.errors) * shrink;
+        let rare_rate = per_minute(|b| b.rare_spans) * shrink;
         self.current.minutes = self.current_minutes.len() as u64;
         let minutes = self.current.minutes as f64;
         let z = |observed: u64, rate: f64| {
@@ -705,6 +714,9 @@ struct Shaped {
     /// The latest line from the baseline's start up to the current window.
     latest_before: Option<i64>,
 }
+
+/// Quiet minutes a source's baseline rates are shrunk with.
+const PRIOR_MINUTES: f64 = 10.0;
 
 /// A baseline bucket with fewer lines than this share of the median
 /// bucket's (all sources) is left out of the usual shares.
@@ -1790,6 +1802,40 @@ mod tests {
             let s = source(&data, other);
             assert!(s.volume_drop_z.abs() < 0.5, "{other}: {s:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_few_minutes_of_baseline_do_not_make_errors_normal() {
+        // Both sources log an exception every 20 s now. Contacts' baseline is
+        // 3 minutes long and held the same exceptions (an earlier fault, or
+        // collection that started late); orders' is 50 minutes long.
+        let erring = |name: &str, times: &mut dyn Iterator<Item = i64>| {
+            let mut out = String::new();
+            for (k, secs) in times.enumerate() {
+                let span = format!("{k:08x}");
+                line(
+                    &mut out,
+                    secs,
+                    "ERROR",
+                    &format!("c.s.{name}#37"),
+                    &span,
+                    "[no such id]",
+                );
+            }
+            out
+        };
+        let contacts = erring(
+            "Contacts",
+            &mut (-900..-720).step_by(20).chain((-240..=60).step_by(20)),
+        );
+        let orders = erring("Orders", &mut (-3600..=60).step_by(20));
+        let dir = tempfile::tempdir().unwrap();
+        let tool = tool(dir.path(), &[("contacts", contacts), ("orders", orders)]);
+        let (_, data) = run(&tool, serde_json::json!({ "at": AT })).await;
+        let (thin, long) = (source(&data, "contacts"), source(&data, "orders"));
+        assert_eq!(thin.baseline.minutes, 3, "{thin:?}");
+        assert!(thin.error_z >= NOTABLE_Z, "{thin:?}");
+        assert!(long.error_z < 1.0, "{long:?}");
     }
 
     #[tokio::test]
