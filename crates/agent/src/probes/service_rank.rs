@@ -124,7 +124,17 @@ fn upward_z_nth(
         return None;
     }
     let (med, mad) = median_and_mad(baseline);
-    let mut quiet = without_episodes(baseline, med, 1.4826 * mad);
+    // Episodes are upward: the spread below the median is not widened by
+    // them, as the MAD is when an earlier fault fills much of the hour.
+    let mut below: Vec<f64> = baseline
+        .iter()
+        .filter(|x| **x <= med)
+        .map(|x| med - x)
+        .collect();
+    let low = (1.4826 * median(&mut below))
+        .max(rel * med.abs())
+        .max(floor);
+    let mut quiet = without_episodes(baseline, med, low);
     quiet.sort_by(f64::total_cmp);
     let p95 = quantile(&quiet, 0.95);
     let s = (1.4826 * mad)
@@ -651,6 +661,21 @@ mod tests {
         assert_eq!(ranked[0].fault_type.as_deref(), Some("cpu"));
         assert!(ranked[0].score >= ANOMALOUS, "{:?}", ranked[0]);
         assert!(ranked.iter().find(|s| s.service == "email").unwrap().score < ANOMALOUS);
+    }
+
+    #[test]
+    fn an_episode_filling_much_of_a_short_baseline_is_still_an_episode() {
+        // 16 minutes of baseline (a day's data that starts late), 7 of them
+        // an earlier fault at 4x the level: the MAD widens with it, the
+        // spread below the median does not, so the episode is found and
+        // the same rise reads as a rise again.
+        let baseline = [
+            0.27, 0.29, 0.26, 0.81, 0.81, 1.0, 0.83, 1.04, 1.05, 0.88, 0.24, 0.26, 0.15, 0.16,
+            0.13, 0.28,
+        ];
+        let current = [0.26, 0.27, 1.0, 1.0, 0.8];
+        let z = upward_z(&baseline, &current, 0.1, 0.01).unwrap();
+        assert!(z >= NOTABLE, "z={z}");
     }
 
     #[test]
