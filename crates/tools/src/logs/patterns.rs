@@ -1171,7 +1171,7 @@ impl Tool for Patterns {
     }
 
     fn description(&self) -> &'static str {
-        "Compares each configured log source's shape around a time (e.g. an alert's onset) with its own past hour: error lines and rare or never-seen span patterns (level + logger/location per line, grouped by span id), with z-scores and examples of the new patterns; which source erred first in each trace; how far its share of the lines fell; whether it went missing from traces of a caller that carries on (a service failing before it logs); and the calls its traces show. Shows which service started logging new exceptions or fell silent."
+        "Compares each configured log source's shape around a time (e.g. an alert's onset) with its own past hour: error lines and rare or never-seen span patterns (level + logger/location per line, grouped by span id), with z-scores and examples of the new patterns; which source erred first in each trace; how far its share of the lines fell; whether it went missing from traces of a caller that carries on (a service failing before it logs); and the calls its traces show; when no source logged in the window at all (a gap in collection), the time of the latest line before it, to look again there. Shows which service started logging new exceptions or fell silent."
     }
 
     fn schema(&self) -> serde_json::Value {
