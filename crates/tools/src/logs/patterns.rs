@@ -1345,6 +1345,23 @@ mod tests {
         .unwrap();
     }
 
+    /// One INFO line of `location` at each of `times` (seconds from `AT`),
+    /// each a span of its own.
+    fn info_lines(location: &str, times: impl IntoIterator<Item = i64>) -> String {
+        let mut out = String::new();
+        for (k, secs) in times.into_iter().enumerate() {
+            line(
+                &mut out,
+                secs,
+                "INFO",
+                location,
+                &format!("{k:08x}"),
+                "[ok]",
+            );
+        }
+        out
+    }
+
     /// A span of two INFO lines every 20 s from an hour before `AT` to 60 s
     /// after; with `broken`, spans from 200 s before to 40 s after `AT` also
     /// log an exception with a stack trace.
@@ -1769,22 +1786,10 @@ mod tests {
         // logs a fifth as much while the others go on (the volume is the
         // median source's, so they show no drop).
         let log_of = |quiet: bool| {
-            let mut out = String::new();
-            for k in 0..=610i64 {
-                let secs = -3600 + 6 * k;
-                if quiet && secs >= -240 && k % 5 != 0 {
-                    continue;
-                }
-                line(
-                    &mut out,
-                    secs,
-                    "INFO",
-                    "c.c.Controller#1",
-                    &format!("{k:08x}"),
-                    "[ok]",
-                );
-            }
-            out
+            let times = (0..=610i64)
+                .filter(|k| !(quiet && -3600 + 6 * k >= -240 && k % 5 != 0))
+                .map(|k| -3600 + 6 * k);
+            info_lines("c.c.Controller#1", times)
         };
         let dir = tempfile::tempdir().unwrap();
         let tool = tool(
@@ -1845,24 +1850,9 @@ mod tests {
         // of route's. Counted as a bucket, they would make route's usual share
         // 2/3 (the median of 1/3 and 1) and its ordinary volume a drop.
         let log_of = |name: &str| {
-            let mut out = String::new();
-            if name == "route" {
-                for secs in [-1000, -990] {
-                    line(&mut out, secs, "INFO", "c.c.Route#1", "0000aaaa", "[ok]");
-                }
-            }
+            let thin: &[i64] = if name == "route" { &[-1000, -990] } else { &[] };
             let times = (-900..-600).step_by(6).chain((-240..=60).step_by(6));
-            for (k, secs) in times.enumerate() {
-                line(
-                    &mut out,
-                    secs,
-                    "INFO",
-                    &format!("c.c.{name}#1"),
-                    &format!("{k:08x}"),
-                    "[ok]",
-                );
-            }
-            out
+            info_lines(&format!("c.c.{name}#1"), thin.iter().copied().chain(times))
         };
         let dir = tempfile::tempdir().unwrap();
         let tool = tool(
@@ -1884,21 +1874,8 @@ mod tests {
     async fn a_window_no_source_logged_in_names_the_latest_line_before_it() {
         // Both sources stop logging at once 300 s before `at`: collection
         // stopped, and the tool says up to when there are lines.
-        let stopped = |name: &str| {
-            let mut out = String::new();
-            for k in 0..=165i64 {
-                let secs = -3600 + 20 * k;
-                line(
-                    &mut out,
-                    secs,
-                    "INFO",
-                    &format!("c.c.{name}#1"),
-                    &format!("{k:08x}"),
-                    "[ok]",
-                );
-            }
-            out
-        };
+        let stopped =
+            |name: &str| info_lines(&format!("c.c.{name}#1"), (0..=165).map(|k| -3600 + 20 * k));
         let dir = tempfile::tempdir().unwrap();
         let gap = tool(
             dir.path(),
