@@ -15,7 +15,12 @@ use crate::StoreError;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// SHA-256 over the previous hash and every field of the entry, in a fixed
-/// order; the body as canonical JSON (keys sorted).
+/// order; the body as the JSON text stored (written with keys sorted).
+///
+/// The text, not a value parsed back from it: a float does not always read
+/// back to the same shortest form (`985.6906946328695` parses to the
+/// neighbouring `985.6906946328696`), and re-serializing it would make an
+/// untouched entry look tampered with.
 pub fn chain_hash(
     prev: &str,
     seq: i64,
@@ -23,7 +28,7 @@ pub fn chain_hash(
     identity: &str,
     incident: Option<i64>,
     kind: &str,
-    body: &serde_json::Value,
+    body: &str,
 ) -> String {
     let mut h = Sha256::new();
     for part in [
@@ -33,7 +38,7 @@ pub fn chain_hash(
         identity.to_owned(),
         incident.map(|i| i.to_string()).unwrap_or_default(),
         kind.to_owned(),
-        body.to_string(),
+        body.to_owned(),
     ] {
         h.update(part.as_bytes());
         h.update([0u8]);
@@ -56,14 +61,15 @@ pub(super) async fn append_audit(
     // Microsecond precision, so the stored time reads back exactly as hashed.
     let at = DateTime::from_timestamp_micros(e.at.timestamp_micros()).unwrap_or(e.at);
     let incident = e.incident_id.map(|i| i.0);
-    let hash = chain_hash(&prev, seq, &at, &e.identity, incident, &e.kind, &e.body);
+    let body = e.body.to_string();
+    let hash = chain_hash(&prev, seq, &at, &e.identity, incident, &e.kind, &body);
     sqlx::query("INSERT INTO audit (seq, at, identity, incident_id, kind, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(seq)
         .bind(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         .bind(&e.identity)
         .bind(incident)
         .bind(&e.kind)
-        .bind(e.body.to_string())
+        .bind(&body)
         .bind(&prev)
         .bind(&hash)
         .execute(&mut *conn)
@@ -154,6 +160,7 @@ pub(super) async fn verify(conn: &mut SqliteConnection) -> Result<AuditVerificat
         }
         let stored_hash = row.7.clone();
         let stored_prev = row.6.clone();
+        let stored_body = row.5.clone();
         let e = match entry(row) {
             Ok(e) => e,
             Err(why) => {
@@ -179,7 +186,7 @@ pub(super) async fn verify(conn: &mut SqliteConnection) -> Result<AuditVerificat
             &e.identity,
             e.incident_id.map(|i| i.0),
             &e.kind,
-            &e.body,
+            &stored_body,
         );
         if again != stored_hash {
             return Ok(AuditVerification {
