@@ -37,6 +37,9 @@ pub enum Check {
     Nodes,
     /// Watch a while, then the alert's expression again.
     Recheck,
+    /// Generic: when the symptom began, from its own history: Prometheus
+    /// stamps an alert with the time it fired, after its rule's `for`.
+    Onset,
     /// Generic: rank the namespace's services by how far their pods moved
     /// from their own hour before, around the onset.
     RankServices,
@@ -53,7 +56,7 @@ pub enum Check {
 }
 
 /// Every check, in the order ties are broken.
-pub const ALL: [Check; 19] = [
+pub const ALL: [Check; 20] = [
     Check::Symptom,
     Check::Memory,
     Check::CpuUsage,
@@ -68,12 +71,19 @@ pub const ALL: [Check; 19] = [
     Check::Disk,
     Check::Nodes,
     Check::Recheck,
+    Check::Onset,
     Check::RankServices,
     Check::LogPatterns,
     Check::LatestLogs,
     Check::Anomalies,
     Check::Changes,
 ];
+
+/// How far before the alert the symptom's history is read for its onset.
+pub const ONSET_LOOKBACK_SECS: i64 = 15 * 60;
+
+/// The step of that history: a common rule evaluation interval.
+pub const ONSET_STEP_SECS: i64 = 15;
 
 /// How long to watch a symptom that may heal by itself.
 pub const WATCH_SECS: u64 = 300;
@@ -96,6 +106,7 @@ impl Check {
             Check::Disk => "disk",
             Check::Nodes => "nodes",
             Check::Recheck => "recheck",
+            Check::Onset => "onset",
             Check::RankServices => "rank_services",
             Check::LogPatterns => "log_patterns",
             Check::LatestLogs => "latest_logs",
@@ -108,6 +119,7 @@ impl Check {
     pub fn probes(self) -> &'static [&'static str] {
         match self {
             Check::Symptom => &["symptom_present"],
+            Check::Onset => &[],
             Check::Memory => &["memory_near_limit"],
             Check::CpuUsage => &["cpu_low"],
             Check::Throttling => &["cpu_throttled"],
@@ -146,6 +158,7 @@ impl Check {
             Check::Pods | Check::Deployment | Check::Nodes => 0.8,
             Check::Logs | Check::LogPatterns | Check::LatestLogs => 1.2,
             Check::Git | Check::Changes => 2.5,
+            Check::Onset => 1.0,
             Check::Recheck | Check::Anomalies | Check::RankServices => 4.0,
         }
     }
@@ -168,7 +181,7 @@ impl Check {
             Check::Nodes => "kubernetes.nodes",
             Check::Git | Check::Changes => "git.history",
             Check::Anomalies => "prometheus.correlate",
-            Check::RankServices => "prometheus.query_range",
+            Check::RankServices | Check::Onset => "prometheus.query_range",
             Check::LogPatterns | Check::LatestLogs => "logs.patterns",
         }
     }
@@ -176,7 +189,7 @@ impl Check {
     /// Whether it can run now, given what is known.
     pub fn ready(self, f: &Facts) -> bool {
         match self {
-            Check::Symptom => f.symptom.is_some(),
+            Check::Symptom | Check::Onset => f.symptom.is_some(),
             Check::Recheck => f.symptom.is_some() && f.external_suspect,
             Check::Memory | Check::CpuUsage | Check::Throttling | Check::Pods => {
                 f.namespace.is_some()
@@ -232,6 +245,18 @@ impl Check {
                 args: json!({ "service": f.suspect().unwrap_or_default(), "limit": 10 }),
             },
             Check::Changes => ToolCall { tool: "git.history".into(), args: json!({ "limit": 5 }) },
+            Check::Onset => {
+                let t = f.onset.timestamp();
+                ToolCall {
+                    tool: "prometheus.query_range".into(),
+                    args: json!({
+                        "query": f.symptom.clone().unwrap_or_default(),
+                        "start": t - ONSET_LOOKBACK_SECS,
+                        "end": t,
+                        "step_secs": ONSET_STEP_SECS,
+                    }),
+                }
+            }
             Check::RankServices => {
                 let t = f.onset.timestamp();
                 ToolCall {
@@ -312,9 +337,24 @@ impl Check {
                 "{leading} Nothing we own explains it; a dependency's blip may heal by itself. Watching {} minutes before deciding, then looking at the symptom again.",
                 WATCH_SECS / 60
             ),
-            Check::RankServices => format!(
-                "{leading} No playbook fits. Which service of {ns} moved most from its own hour before, right around the onset? Its pods' CPU, memory and latency against their baselines."
+            Check::Onset => format!(
+                "{leading} No playbook fits; the generic look compares the minutes around the onset with the hour before, so first: when did the symptom begin? The alert is stamped when it fired, after its rule's `for`; the expression's own history over the {} minutes before says when it started to hold.",
+                ONSET_LOOKBACK_SECS / 60
             ),
+            Check::RankServices => {
+                let since = (f.alerted - f.onset).num_seconds();
+                let began = if since > 0 {
+                    format!(
+                        " The symptom has held since {}, {since} s before the alert fired: that is the onset.",
+                        f.onset.format("%H:%M:%S")
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{leading}{began} No playbook fits. Which service of {ns} moved most from its own hour before, right around the onset? Its pods' CPU, memory and latency against their baselines."
+                )
+            }
             Check::LogPatterns => format!(
                 "{leading} Do the logs say more? Each source's errors and span patterns in the minutes around the onset against its own hour before: a service that starts throwing new exceptions stands out."
             ),

@@ -57,8 +57,11 @@ pub struct Facts {
     pub deployment: Option<DeploymentInfo>,
     /// Nodes.
     pub nodes: Vec<NodeInfo>,
-    /// When the alert started firing.
+    /// When the symptom began: the alert's `startsAt`, moved back to the
+    /// start of the symptom's run once its history is read.
     pub onset: chrono::DateTime<chrono::Utc>,
+    /// When the alert started firing (`startsAt`).
+    pub alerted: chrono::DateTime<chrono::Utc>,
     /// Whether a dependency outside the suspect was seen slowing down: only
     /// then is watching worth its minutes.
     pub external_suspect: bool,
@@ -74,6 +77,36 @@ impl Facts {
             .clone()
             .or_else(|| self.service.clone())
     }
+}
+
+/// The start of the symptom's run that holds at `alerted`: the earliest
+/// time from which the expression returned samples at every step up to the
+/// alert (a step missed ends the run, as it resets a rule's `for`). `None`
+/// when it does not hold at the alert.
+fn symptom_run_start(
+    r: &pagerless_tools::prometheus::RangeResult,
+    alerted: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let step = checks::ONSET_STEP_SECS as f64;
+    let mut times: Vec<f64> = r
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    let last = *times.last()?;
+    if last < alerted.timestamp() as f64 - 1.5 * step {
+        return None;
+    }
+    let mut start = last;
+    for t in times.iter().rev().skip(1) {
+        if start - t > 1.5 * step {
+            break;
+        }
+        start = *t;
+    }
+    chrono::DateTime::from_timestamp(start as i64, 0)
 }
 
 /// The service a pod belongs to, from its name (`<deployment>-<hash>-<suffix>`).
@@ -131,6 +164,7 @@ impl EmbeddedReasoner {
         self.facts.namespace = alert.namespace.clone();
         self.facts.symptom = alert.symptom.clone();
         self.facts.onset = alert.starts_at;
+        self.facts.alerted = alert.starts_at;
         let text = format!(
             "{} {}",
             alert.alertname,
@@ -365,6 +399,14 @@ impl EmbeddedReasoner {
             Check::Deployment => {
                 self.facts.deployment = serde_json::from_value::<DeploymentInfo>(data.clone()).ok();
             }
+            Check::Onset => {
+                if let Ok(r) =
+                    serde_json::from_value::<pagerless_tools::prometheus::RangeResult>(data.clone())
+                    && let Some(start) = symptom_run_start(&r, self.facts.alerted)
+                {
+                    self.facts.onset = self.facts.onset.min(start);
+                }
+            }
             Check::RankServices | Check::LogPatterns | Check::LatestLogs => {
                 if check == Check::RankServices {
                     self.rank_series = serde_json::from_value(data.clone()).ok();
@@ -558,6 +600,7 @@ impl Reasoner for EmbeddedReasoner {
         }
         // No playbook fits: the generic look before handing over.
         if let Some(c) = [
+            Check::Onset,
             Check::RankServices,
             Check::LogPatterns,
             Check::LatestLogs,
@@ -632,10 +675,12 @@ mod tests {
         }
     }
 
-    /// Runs the reasoner against canned answers: metrics say nothing, and
-    /// `logs` answers each `logs.patterns` call. Returns the calls made and
-    /// their thoughts.
-    async fn drive(logs: impl Fn(&ToolCall) -> serde_json::Value) -> Vec<(String, ToolCall)> {
+    /// Runs the reasoner against canned answers: `answer` gives each call's
+    /// data, or `None` for the default (metrics that say nothing, logs of no
+    /// source). Returns the calls made and their thoughts.
+    async fn drive(
+        answer: impl Fn(&ToolCall) -> Option<serde_json::Value>,
+    ) -> Vec<(String, ToolCall)> {
         let mut reasoner = EmbeddedReasoner::builtin().unwrap();
         let alert = alert();
         let tools = [
@@ -653,11 +698,11 @@ mod tests {
             let Next::Call { thought, call } = reasoner.next(&state).await else {
                 return calls;
             };
-            let data = match call.tool.as_str() {
+            let data = answer(&call).unwrap_or_else(|| match call.tool.as_str() {
                 "prometheus.query" => json!({ "time": 1674990130.0, "series": [] }),
                 "prometheus.query_range" => json!({ "series": [] }),
-                _ => logs(&call),
-            };
+                _ => silent(None),
+            });
             let obs = Observation {
                 tool: call.tool.clone(),
                 summary: String::new(),
@@ -673,7 +718,7 @@ mod tests {
 
     /// A `logs.patterns` answer with no line in the current window, the
     /// latest line before it at `latest`.
-    fn silent(latest: &str) -> serde_json::Value {
+    fn silent(latest: Option<&str>) -> serde_json::Value {
         json!({
             "at": ONSET,
             "current": { "start": "", "end": "" },
@@ -692,7 +737,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_gap_in_log_collection_is_looked_past_to_the_latest_lines() {
-        let calls = drive(|_| silent("2023-01-29T10:58:07.853Z")).await;
+        let calls = drive(|c| {
+            (c.tool == "logs.patterns").then(|| silent(Some("2023-01-29T10:58:07.853Z")))
+        })
+        .await;
         let logs = log_calls(&calls);
         assert_eq!(logs.len(), 2, "{calls:?}");
         assert_eq!(logs[0].1.args["at"], ONSET);
@@ -707,7 +755,68 @@ mod tests {
 
     #[tokio::test]
     async fn lines_older_than_ten_minutes_do_not_stand_in_for_the_onset() {
-        let calls = drive(|_| silent("2023-01-29T10:51:00Z")).await;
+        let calls =
+            drive(|c| (c.tool == "logs.patterns").then(|| silent(Some("2023-01-29T10:51:00Z"))))
+                .await;
         assert_eq!(log_calls(&calls).len(), 1, "{calls:?}");
+    }
+
+    fn onset_ms() -> i64 {
+        chrono::DateTime::parse_from_rfc3339(ONSET)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    /// The symptom's history: samples at every 15 s step of `times`
+    /// (seconds from the alert).
+    fn holding(times: impl Iterator<Item = i64>) -> serde_json::Value {
+        let t0 = onset_ms() as f64 / 1000.0;
+        let points: Vec<(f64, f64)> = times.map(|s| (t0 + s as f64, 1.2)).collect();
+        json!({ "series": [{ "labels": {}, "points": points }] })
+    }
+
+    #[test]
+    fn the_onset_is_where_the_symptoms_run_up_to_the_alert_began() {
+        let alerted = alert().starts_at;
+        let range = |v: serde_json::Value| -> pagerless_tools::prometheus::RangeResult {
+            serde_json::from_value(v).unwrap()
+        };
+        // Held for 3 minutes; an earlier run, 2 steps missed, does not count.
+        let run = range(holding(
+            (-600..=-450).step_by(15).chain((-180..=0).step_by(15)),
+        ));
+        let start = symptom_run_start(&run, alerted).unwrap();
+        assert_eq!((alerted - start).num_seconds(), 180);
+        // Not holding at the alert (it cleared): the alert's time stands.
+        let cleared = range(holding((-600..=-120).step_by(15)));
+        assert_eq!(symptom_run_start(&cleared, alerted), None);
+        assert_eq!(
+            symptom_run_start(&range(json!({ "series": [] })), alerted),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_generic_look_is_anchored_where_the_symptom_began_not_where_it_fired() {
+        // A rule with `for: 2m`: the symptom held from 2 minutes before the alert.
+        let symptom = alert().symptom.unwrap();
+        let calls = drive(|c| {
+            (c.tool == "prometheus.query_range" && c.args["query"] == symptom)
+                .then(|| holding((-120..=0).step_by(15)))
+        })
+        .await;
+        let rank = calls
+            .iter()
+            .find(|(_, c)| c.tool == "prometheus.query_range" && c.args["query"] != symptom)
+            .unwrap();
+        let began = onset_ms() / 1000 - 120;
+        assert_eq!(rank.1.args["end"], began + 120, "{rank:?}");
+        assert!(
+            rank.0.contains("held since 11:00:10, 120 s before"),
+            "{}",
+            rank.0
+        );
+        let logs = log_calls(&calls);
+        assert_eq!(logs[0].1.args["at"], "2023-01-29T11:00:10Z");
     }
 }
