@@ -79,36 +79,6 @@ impl Facts {
     }
 }
 
-/// The start of the symptom's run that holds at `alerted`: the earliest
-/// time from which the expression returned samples at every step up to the
-/// alert (a step missed ends the run, as it resets a rule's `for`). `None`
-/// when it does not hold at the alert.
-fn symptom_run_start(
-    r: &pagerless_tools::prometheus::RangeResult,
-    alerted: chrono::DateTime<chrono::Utc>,
-) -> Option<chrono::DateTime<chrono::Utc>> {
-    let step = checks::ONSET_STEP_SECS as f64;
-    let mut times: Vec<f64> = r
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times.dedup();
-    let last = *times.last()?;
-    if last < alerted.timestamp() as f64 - 1.5 * step {
-        return None;
-    }
-    let mut start = last;
-    for t in times.iter().rev().skip(1) {
-        if start - t > 1.5 * step {
-            break;
-        }
-        start = *t;
-    }
-    chrono::DateTime::from_timestamp(start as i64, 0)
-}
-
 /// The service a pod belongs to, from its name (`<deployment>-<hash>-<suffix>`).
 pub fn service_of_pod(pod: &str) -> String {
     let parts: Vec<&str> = pod.rsplitn(3, '-').collect();
@@ -402,7 +372,8 @@ impl EmbeddedReasoner {
             Check::Onset => {
                 if let Ok(r) =
                     serde_json::from_value::<pagerless_tools::prometheus::RangeResult>(data.clone())
-                    && let Some(start) = symptom_run_start(&r, self.facts.alerted)
+                    && let Some(start) =
+                        probes::symptom::run_start(&r, self.facts.alerted, checks::ONSET_STEP_SECS)
                 {
                     self.facts.onset = self.facts.onset.min(start);
                 }
@@ -761,39 +732,12 @@ mod tests {
         assert_eq!(log_calls(&calls).len(), 1, "{calls:?}");
     }
 
-    fn onset_ms() -> i64 {
-        chrono::DateTime::parse_from_rfc3339(ONSET)
-            .unwrap()
-            .timestamp_millis()
-    }
-
     /// The symptom's history: samples at every 15 s step of `times`
     /// (seconds from the alert).
     fn holding(times: impl Iterator<Item = i64>) -> serde_json::Value {
-        let t0 = onset_ms() as f64 / 1000.0;
+        let t0 = alert().starts_at.timestamp() as f64;
         let points: Vec<(f64, f64)> = times.map(|s| (t0 + s as f64, 1.2)).collect();
         json!({ "series": [{ "labels": {}, "points": points }] })
-    }
-
-    #[test]
-    fn the_onset_is_where_the_symptoms_run_up_to_the_alert_began() {
-        let alerted = alert().starts_at;
-        let range = |v: serde_json::Value| -> pagerless_tools::prometheus::RangeResult {
-            serde_json::from_value(v).unwrap()
-        };
-        // Held for 3 minutes; an earlier run, 2 steps missed, does not count.
-        let run = range(holding(
-            (-600..=-450).step_by(15).chain((-180..=0).step_by(15)),
-        ));
-        let start = symptom_run_start(&run, alerted).unwrap();
-        assert_eq!((alerted - start).num_seconds(), 180);
-        // Not holding at the alert (it cleared): the alert's time stands.
-        let cleared = range(holding((-600..=-120).step_by(15)));
-        assert_eq!(symptom_run_start(&cleared, alerted), None);
-        assert_eq!(
-            symptom_run_start(&range(json!({ "series": [] })), alerted),
-            None
-        );
     }
 
     #[tokio::test]
@@ -809,7 +753,7 @@ mod tests {
             .iter()
             .find(|(_, c)| c.tool == "prometheus.query_range" && c.args["query"] != symptom)
             .unwrap();
-        let began = onset_ms() / 1000 - 120;
+        let began = alert().starts_at.timestamp() - 120;
         assert_eq!(rank.1.args["end"], began + 120, "{rank:?}");
         assert!(
             rank.0.contains("held since 11:00:10, 120 s before"),
